@@ -1,0 +1,151 @@
+"""Checks on concrete constructor arguments.
+
+Factories call these; they never run on tracers (a traced value is accepted
+as is, and the math downstream is total). Each error names the argument, shows
+the value and says what is accepted.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._base import float_dtype
+
+
+def is_traced(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _concrete(name: str, x: Any) -> np.ndarray:
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got a boolean: {x!r}")
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    if isinstance(x, numbers.Number) and not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    try:
+        a = np.asarray(x)
+    except Exception as e:
+        raise TypeError(f"{name} must be a real number or array, got {x!r}") from e
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or array of reals, got {x!r} (dtype {a.dtype})")
+    return a.astype(np.float64)
+
+
+def real(
+    name: str,
+    x: Any,
+    *,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi: float | None = None,
+    hi_open: bool = False,
+    finite: bool = True,
+    allow_inf: bool = False,
+    ndim: int | None = 0,
+    dtype: Any = None,
+) -> jax.Array:
+    """Validate ``x`` (when concrete) and return it as a float array leaf."""
+    dtype = float_dtype() if dtype is None else dtype
+    if is_traced(x):
+        return jnp.asarray(x).astype(dtype)
+    a = _concrete(name, x)
+    if ndim is not None and a.ndim != ndim:
+        what = "a scalar" if ndim == 0 else f"a {ndim}-D array"
+        raise ValueError(f"{name} must be {what}, got shape {a.shape}: {x!r}")
+    if np.isnan(a).any():
+        raise ValueError(f"{name} must not be NaN, got {x!r}")
+    if finite and not allow_inf and not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    if lo is not None:
+        bad = a <= lo if lo_open else a < lo
+        if bad.any():
+            op = ">" if lo_open else ">="
+            raise ValueError(f"{name} must be {op} {lo}, got {x!r}")
+    if hi is not None:
+        bad = a >= hi if hi_open else a > hi
+        if bad.any():
+            op = "<" if hi_open else "<="
+            raise ValueError(f"{name} must be {op} {hi}, got {x!r}")
+    return jnp.asarray(a, dtype=dtype)
+
+
+def value(name: str, x: Any) -> jax.Array:
+    """A learning-rate-like value: any finite real."""
+    return real(name, x)
+
+
+def length(name: str, x: Any) -> jax.Array:
+    """A phase length or step count: finite and >= 0."""
+    return real(name, x, lo=0.0)
+
+
+def positive(name: str, x: Any, *, allow_inf: bool = False) -> jax.Array:
+    return real(name, x, lo=0.0, lo_open=True, allow_inf=allow_inf)
+
+
+def nonneg(name: str, x: Any) -> jax.Array:
+    return real(name, x, lo=0.0)
+
+
+def vector(name: str, x: Any, *, nondecreasing: bool = False, min_len: int = 0) -> jax.Array:
+    """A 1-D sequence of finite reals (concrete checks only)."""
+    if is_traced(x):
+        return jnp.asarray(x).astype(float_dtype())
+    if isinstance(x, (str, bytes, dict)) or x is None:
+        raise TypeError(f"{name} must be a sequence of numbers, got {x!r}")
+    if isinstance(x, (list, tuple)) and any(is_traced(v) for v in x):
+        return jnp.stack([jnp.asarray(v).astype(float_dtype()) for v in x]) if x else jnp.zeros((0,), float_dtype())
+    if isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            _concrete(f"{name}[{i}]", v)
+    a = _concrete(name, x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence, got shape {a.shape}: {x!r}")
+    if a.shape[0] < min_len:
+        raise ValueError(f"{name} must have at least {min_len} entries, got {x!r}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must hold finite numbers, got {x!r}")
+    if nondecreasing and a.shape[0] > 1 and (np.diff(a) < 0).any():
+        i = int(np.argmax(np.diff(a) < 0))
+        raise ValueError(
+            f"{name} must be non-decreasing, got {x!r} ({name}[{i + 1}]={a[i + 1]!r} < {name}[{i}]={a[i]!r})"
+        )
+    return jnp.asarray(a, dtype=float_dtype())
+
+
+def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
+    """A choice among named options, as an int32 index leaf.
+
+    Accepts one of the names, or an integer index (concrete or traced) so the
+    choice itself can be swept with vmap.
+    """
+    if is_traced(x):
+        return jnp.asarray(x).astype(jnp.int32)
+    if isinstance(x, str):
+        key = x.lower().replace("_", "-")
+        norm = {o.lower().replace("_", "-"): i for i, o in enumerate(options)}
+        if key not in norm:
+            raise ValueError(f"{name} must be one of {list(options)} or an index 0..{len(options) - 1}, got {x!r}")
+        return jnp.asarray(norm[key], jnp.int32)
+    if isinstance(x, (bool, np.bool_)) or x is None:
+        raise TypeError(f"{name} must be one of {list(options)} or an integer index, got {x!r}")
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
+        raise TypeError(f"{name} must be one of {list(options)} or an integer index, got {x!r}")
+    if ((a < 0) | (a >= len(options))).any():
+        raise ValueError(f"{name} index must be in 0..{len(options) - 1} ({list(options)}), got {x!r}")
+    return jnp.asarray(a.astype(np.int32))
+
+
+def schedule(name: str, x: Any) -> Any:
+    from ._base import Schedule
+
+    if not isinstance(x, Schedule):
+        raise TypeError(f"{name} must be a jaxsched schedule, got {type(x).__name__}: {x!r}")
+    return x

@@ -1,0 +1,106 @@
+"""Pure, broadcasting functions ``f(t, *hyperparameters) -> lr``.
+
+These are the arithmetic under every primitive schedule. ``t`` is a float
+local step (``>= 0``); every hyperparameter broadcasts against it. They are
+total: any finite input (a zero length, a zero rate) gives a finite value and
+a finite gradient, so they are safe under ``jit``, ``vmap`` and ``grad`` with
+traced hyperparameters.
+
+>>> import jax.numpy as jnp
+>>> from jaxsched import functional as F
+>>> F.cosine(jnp.array([0.0, 50.0, 100.0]), 1.0, 0.0, 100.0, 1.0).round(4).tolist()
+[1.0, 0.5, 0.0]
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ._base import Array, safe_pow, safe_sqrt
+
+__all__ = [
+    "progress",
+    "linear",
+    "cosine",
+    "polynomial",
+    "exponential",
+    "inverse_sqrt",
+    "sqrt_decay",
+    "cosine_factor",
+]
+
+
+def progress(t: Array, steps: Array) -> Array:
+    """Fraction of a phase done: ``clip(t / steps, 0, 1)``; 1 for an empty phase."""
+    t = jnp.asarray(t)
+    steps = jnp.asarray(steps, t.dtype)
+    ok = steps > 0
+    frac = jnp.clip(t / jnp.where(ok, steps, jnp.ones_like(steps)), 0.0, 1.0)
+    return jnp.where(ok, frac, jnp.ones_like(frac))
+
+
+def cosine_factor(frac: Array) -> Array:
+    """``(1 + cos(pi * frac)) / 2``: 1 at 0, 0 at 1."""
+    return 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+
+
+def linear(t: Array, init_value: Array, end_value: Array, steps: Array) -> Array:
+    """``(1 - p) * init + p * end`` with ``p = clip(t / steps, 0, 1)`` (exact at both ends)."""
+    p = progress(t, steps)
+    return (1.0 - p) * init_value + p * end_value
+
+
+def cosine(t: Array, init_value: Array, end_value: Array, steps: Array, exponent: Array | None = None) -> Array:
+    """``end + (init - end) * ((1 + cos(pi p)) / 2) ** exponent``, ``p = clip(t / steps, 0, 1)``.
+
+    ``exponent=None`` is the plain cosine (no power is computed).
+    """
+    c = cosine_factor(progress(t, steps))
+    if exponent is not None:
+        c = safe_pow(c, exponent)
+    return end_value + (init_value - end_value) * c
+
+
+def polynomial(t: Array, init_value: Array, end_value: Array, steps: Array, power: Array) -> Array:
+    """``end + (init - end) * (1 - p) ** power``, ``p = clip(t / steps, 0, 1)``."""
+    return end_value + (init_value - end_value) * safe_pow(1.0 - progress(t, steps), power)
+
+
+def sqrt_decay(t: Array, init_value: Array, end_value: Array, steps: Array, power: Array | None = None) -> Array:
+    """The "1-sqrt" cooldown: ``end + (init - end) * (1 - p ** power)``; ``power=None`` is 1-sqrt."""
+    p = progress(t, steps)
+    q = safe_sqrt(p) if power is None else safe_pow(p, power)
+    return end_value + (init_value - end_value) * (1.0 - q)
+
+
+def exponential(
+    t: Array,
+    init_value: Array,
+    decay_rate: Array,
+    decay_steps: Array,
+    staircase: bool = False,
+    end_value: Array | None = None,
+) -> Array:
+    """``init * decay_rate ** (t / decay_steps)`` (floored exponent if ``staircase``).
+
+    ``end_value`` bounds the result: a floor when ``decay_rate < 1``, a ceiling
+    when ``decay_rate > 1``. The exponent is capped so the value stays finite.
+    """
+    t = jnp.asarray(t)
+    ok = decay_steps > 0
+    p = t / jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
+    if staircase:
+        p = jnp.floor(p)
+    rate = jnp.maximum(decay_rate, jnp.asarray(jnp.finfo(t.dtype).tiny, t.dtype))
+    e = jnp.minimum(p * jnp.log(rate), 80.0)
+    v = init_value * jnp.exp(e)
+    if end_value is None:
+        return v
+    return jnp.where(decay_rate < 1, jnp.maximum(v, end_value), jnp.minimum(v, end_value))
+
+
+def inverse_sqrt(t: Array, init_value: Array, timescale: Array) -> Array:
+    """``init / sqrt(1 + t / timescale)``: 1/sqrt decay that starts at ``init``."""
+    t = jnp.asarray(t)
+    ok = timescale > 0
+    return init_value * jnp.reciprocal(jnp.sqrt(1.0 + t / jnp.where(ok, timescale, jnp.ones_like(timescale))))
