@@ -14,6 +14,8 @@ traced hyperparameters.
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 
 from ._base import Array, safe_pow, safe_sqrt
@@ -39,9 +41,28 @@ def progress(t: Array, steps: Array) -> Array:
     return jnp.where(ok, frac, jnp.ones_like(frac))
 
 
+# Taylor coefficients of sin(pi y) = sum_k c_k y**(2k + 1), |y| <= 1/2 (truncation < 3e-8).
+_SIN_PI = tuple((-1) ** k * math.pi ** (2 * k + 1) / math.factorial(2 * k + 1) for k in range(7))
+
+
 def cosine_factor(frac: Array) -> Array:
-    """``(1 + cos(pi * frac)) / 2``: 1 at 0, 0 at 1."""
-    return 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+    """``(1 + cos(pi * frac)) / 2`` for ``frac`` in ``[0, 1]``: 1 at 0, 0 at 1.
+
+    In float32 this is an odd polynomial in ``y = frac - 1/2``
+    (``cos(pi frac) = -sin(pi y)``), evaluated by Horner's rule: XLA's ``cos``
+    is not vectorised on CPU and costs several times the polynomial. The
+    maximum error against float64 is about 1.2e-7 (the same as ``jnp.cos`` in
+    float32; tested over the whole range). Wider dtypes use ``jnp.cos``.
+    """
+    frac = jnp.asarray(frac)
+    if frac.dtype != jnp.float32:
+        return 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+    y = frac - 0.5
+    z = y * y
+    p = _SIN_PI[-1] * z + _SIN_PI[-2]
+    for c in reversed(_SIN_PI[:-2]):
+        p = p * z + c
+    return 0.5 - 0.5 * (y * p)
 
 
 def linear(t: Array, init_value: Array, end_value: Array, steps: Array) -> Array:
