@@ -99,6 +99,14 @@ def to_float(t: Array, dtype: Any) -> Array:
     return t.astype(dtype) if t.dtype != dtype else t
 
 
+def _max_float_in(int_dtype: Any, dtype: Any) -> float:
+    """The largest value of float ``dtype`` that fits in ``int_dtype`` (2**31 - 128 for int32, float32)."""
+    top = np.asarray(np.iinfo(int_dtype).max, dtype=np.dtype(dtype))
+    if float(top) > np.iinfo(int_dtype).max:
+        top = np.nextafter(top, np.zeros((), top.dtype))
+    return float(top)
+
+
 def shift(t: Array, start: Array, dtype: Any) -> Array:
     """``t - start`` as a float of ``dtype``, exact for integer ``t``.
 
@@ -110,10 +118,12 @@ def shift(t: Array, start: Array, dtype: Any) -> Array:
     if jnp.issubdtype(t.dtype, jnp.integer):
         info = jnp.iinfo(t.dtype)
         lo = jnp.asarray(float(info.min) / 2, dtype)
-        hi = jnp.asarray(float(info.max) / 2, dtype)
+        hi = jnp.asarray(_max_float_in(t.dtype, dtype), dtype)  # starts up to 2**31 - 128 stay exact
         s = jnp.clip(start, lo, hi)
         whole = jnp.floor(s)
-        return (t - whole.astype(t.dtype)).astype(dtype) - (s - whole)
+        # A start beyond the int range keeps its distance (and sign) through the float part.
+        far = jnp.clip(start, -float(jnp.finfo(dtype).max) / 4, float(jnp.finfo(dtype).max) / 4)
+        return (t - whole.astype(t.dtype)).astype(dtype) - (far - whole)
     return to_float(t, dtype) - start
 
 
@@ -128,7 +138,7 @@ def passed(t: Array, boundaries: Array, dtype: Any) -> Array:
         return jnp.zeros(jnp.shape(t), jnp.int32)
     if jnp.issubdtype(t.dtype, jnp.integer):
         info = jnp.iinfo(t.dtype)
-        c = jnp.clip(jnp.ceil(boundaries), float(info.min) / 2, float(info.max) / 2)
+        c = jnp.clip(jnp.ceil(boundaries), float(info.min) / 2, _max_float_in(t.dtype, boundaries.dtype))
         keys = c.astype(t.dtype)
         q = t
     else:
@@ -164,6 +174,14 @@ def safe_sqrt(x: Array) -> Array:
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, jnp.ones_like(x))), jnp.zeros_like(x))
 
 
+@jax.jit
+def _evaluate(schedule: Schedule, t: Array) -> Array:
+    # One compiled program per schedule structure and step shape: an eager call
+    # would otherwise dispatch (and compile) every small op on its own. Inside an
+    # outer jit/vmap/grad this is inlined like any jitted function.
+    return schedule._eval(t)
+
+
 class Schedule:
     """Base class of every schedule: a pytree mapping steps to learning rates.
 
@@ -174,7 +192,7 @@ class Schedule:
     """
 
     def __call__(self, step: Any) -> Array:
-        return self._eval(as_time(step))
+        return _evaluate(self, as_time(step))
 
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
