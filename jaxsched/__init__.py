@@ -8,6 +8,19 @@ it, vmap it over a grid of its own settings, differentiate through it.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import functional as functional
+from . import bridges as bridges
+from ._config import from_config as from_config
+from ._config import from_json as from_json
+from ._config import register as register_config
+from ._config import to_config as to_config
+from ._config import to_json as to_json
+from ._plot import Phase as Phase
+from ._plot import describe as describe
+from ._plot import horizon as horizon
+from ._plot import phases as phases
+from ._plot import plot as plot
+from ._registry import get as get
+from ._registry import names as names
 from ._arith import Clip as Clip
 from ._arith import Extremum as Extremum
 from ._arith import Product as Product

@@ -72,7 +72,11 @@ def real(
         if bad.any():
             op = "<" if hi_open else "<="
             raise ValueError(f"{name} must be {op} {hi}, got {x!r}")
-    return jnp.asarray(a, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = a.astype(np.dtype(dtype))
+    if finite and not np.isfinite(out[np.isfinite(a)]).all():
+        raise ValueError(f"{name} overflows {np.dtype(dtype).name} (largest {np.finfo(np.dtype(dtype)).max:.4g}), got {x!r}")
+    return jnp.asarray(out)
 
 
 def value(name: str, x: Any) -> jax.Array:
