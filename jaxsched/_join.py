@@ -83,16 +83,21 @@ class Join(Schedule):
 
 @pytree
 class Warmup(Schedule):
-    """A linear ramp from ``init_value`` to ``schedule(0)`` over ``steps``, then ``schedule(t - steps)``."""
+    """A linear ramp from ``init_value`` to ``target`` over ``steps``, then ``schedule(t - steps)``.
+
+    ``target=None`` ramps to ``schedule(0)``; presets set it to their peak so the
+    ramp is right even when the phase after it is empty.
+    """
 
     schedule: Schedule
     steps: Array
     init_value: Array
+    target: Array | None = None
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
         local = shift(t, self.steps, dt)
-        peak = self.schedule._eval(jnp.zeros((), dt))
+        peak = self.schedule._eval(jnp.zeros((), dt)) if self.target is None else self.target
         ramp = self.init_value + (peak - self.init_value) * jnp.clip(
             safe_div(to_float(t, dt), self.steps), 0.0, 1.0
         )
@@ -152,7 +157,7 @@ def join(schedules: Sequence[Schedule], boundaries: Any) -> Join:
             f"join needs len(boundaries) == len(schedules) - 1: got {b.shape[-1]} boundaries "
             f"for {len(pieces)} schedules (boundaries={boundaries!r})"
         )
-    if not V.is_traced(boundaries) and b.shape[-1] and float(jnp.min(b)) < 0:
+    if not V.is_traced(b) and b.shape[-1] and float(jnp.min(b)) < 0:  # b: also a list holding tracers
         raise ValueError(f"boundaries must be >= 0, got {boundaries!r}")
     return Join(pieces, b)
 

@@ -72,7 +72,7 @@ def warmup_cosine(
     _fits("warmup_cosine", {"warmup_steps": warmup_steps}, total_steps)
     e = None if exponent is None else V.nonneg("exponent", exponent)
     decay = Cosine(P, V.value("end_value", end_value), N - W, e)
-    return Warmup(decay, W, V.value("init_value", init_value))
+    return Warmup(decay, W, V.value("init_value", init_value), P)
 
 
 def linear_to_zero(
@@ -98,7 +98,7 @@ def linear_to_zero(
     N = V.length("total_steps", total_steps)
     W = V.length("warmup_steps", warmup_steps)
     _fits("linear_to_zero", {"warmup_steps": warmup_steps}, total_steps)
-    return Warmup(Linear(P, V.value("end_value", end_value), N - W), W, V.value("init_value", init_value))
+    return Warmup(Linear(P, V.value("end_value", end_value), N - W), W, V.value("init_value", init_value), P)
 
 
 def warmup_inverse_sqrt(
@@ -127,7 +127,7 @@ def warmup_inverse_sqrt(
         tau = W
     else:
         tau = V.positive("timescale", timescale)
-    return Warmup(InverseSqrt(P, tau), W, V.value("init_value", init_value))
+    return Warmup(InverseSqrt(P, tau), W, V.value("init_value", init_value), P)
 
 
 def wsd(
@@ -178,7 +178,7 @@ def wsd(
     E = V.value("end_value", end_value)
     cooldown = Select(shape, (Linear(P, E, D), Cosine(P, E, D), SqrtDecay(P, E, D)))
     body = Join((Constant(P), cooldown), jnp.reshape(N - W - D, (1,)))
-    return Warmup(body, W, V.value("init_value", init_value))
+    return Warmup(body, W, V.value("init_value", init_value), P)
 
 
 def _phase(strategy: Array, a: Array, b: Array, n: Array) -> Select:
@@ -299,7 +299,7 @@ def sgdr(
         V.nonneg("decay", decay),
         V.real("cycles", cycles, lo=1.0, allow_inf=True),
     )
-    return Warmup(rep, V.length("warmup_steps", warmup_steps), V.value("init_value", init_value))
+    return Warmup(rep, V.length("warmup_steps", warmup_steps), V.value("init_value", init_value), P)
 
 
 def cyclic(

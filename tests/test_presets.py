@@ -172,10 +172,6 @@ def ref_cyclic(t, base_value, max_value, step_size_up, step_size_down=None, mode
 
 # Each is checked by a strict xfail test below: when the core is fixed the
 # test passes, the xfail turns into an error, and the mark must be removed.
-BUG_RAMP = (
-    "core: Warmup ramps to schedule(0); when the decay phase is empty (warmup_steps == total_steps) that is "
-    "end_value, not peak_value as the preset's formula says"
-)
 BUG_FLOAT_LOCAL = (
     "core: Warmup/Join hand Repeat a float32 local step, so sgdr's exact integer cycle arithmetic is lost "
     "above 2**24 (a float32 step cannot resolve a position inside a period)"
@@ -296,14 +292,14 @@ CASES = [
     Case("wc-short-decay", jaxsched.warmup_cosine, ref_warmup_cosine,
          dict(peak_value=1.0, total_steps=101, warmup_steps=100, end_value=0.2, exponent=0.5), [100, 101], 1.0),
     Case("wc-nodecay", jaxsched.warmup_cosine, ref_warmup_cosine,
-         dict(peak_value=1.0, total_steps=100, warmup_steps=100, end_value=0.2), [100], 1.0, bug=BUG_RAMP),
+         dict(peak_value=1.0, total_steps=100, warmup_steps=100, end_value=0.2), [100], 1.0),
     # linear_to_zero
     Case("l2z", jaxsched.linear_to_zero, ref_linear_to_zero,
          dict(peak_value=1.0, total_steps=500, warmup_steps=50), [50, 500], 1.0),
     Case("l2z-nowarm", jaxsched.linear_to_zero, ref_linear_to_zero,
          dict(peak_value=3.0, total_steps=77, warmup_steps=0, end_value=0.3), [0, 77], 3.0),
     Case("l2z-nodecay", jaxsched.linear_to_zero, ref_linear_to_zero,
-         dict(peak_value=1.0, total_steps=40, warmup_steps=40, init_value=0.5), [40], 1.0, bug=BUG_RAMP),
+         dict(peak_value=1.0, total_steps=40, warmup_steps=40, init_value=0.5), [40], 1.0),
     # warmup_inverse_sqrt
     Case("isqrt", jaxsched.warmup_inverse_sqrt, ref_warmup_inverse_sqrt,
          dict(peak_value=1.0, warmup_steps=100), [100, 400], 1.0),
