@@ -1,0 +1,391 @@
+"""Benchmark 1: evaluating a grid of G settings over S steps.
+
+For warmup-cosine, WSD (1-sqrt cooldown) and SGDR (period doubling) and
+G in (1, 64, 1024) settings, the whole (G, S) float32 array of learning rates
+is produced by:
+
+- jaxsched: ``jit(vmap(lambda s: s(steps)))(grid.schedules)``, the grid built
+  by ``jaxsched.grid``;
+- hand-fused: the same formula written directly in ``jnp`` for this one
+  configuration (per-setting reciprocals precomputed), under ``jit(vmap)``;
+- trivial write: ``jit`` of a broadcast that writes the same float32 output
+  and computes nothing (the practical limit);
+- optax, jitted: one ``jax.jit(schedule)(steps)`` per setting, as users must
+  write it (optax closures bake their hyperparameters in, so each setting is a
+  fresh trace and compile). A capped number of settings is timed and the time
+  per setting extrapolated linearly to G;
+- optax, eager: ``schedule(steps)`` per setting without ``jit`` (capped and
+  extrapolated likewise). "optax fastest" is the faster of the two;
+- torch: a ``torch.optim.lr_scheduler`` object stepped in Python, one step per
+  learning rate. A few thousand steps are timed and the time per step is
+  extrapolated to S * G steps.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from _harness import (
+    Check,
+    Config,
+    Section,
+    fmt_med,
+    fmt_num,
+    fmt_time,
+    interleaved,
+    median,
+    status_cell,
+    table,
+    time_call,
+    torch_or_none,
+)
+
+import jaxsched
+
+NAME = "grid"
+TITLE = "Grid evaluation: G settings x S steps"
+
+SCHEDULES = ("warmup_cosine", "wsd", "sgdr")
+WSD_FRACTION = 0.2
+SGDR_MULT = 2.0
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _axes(G: int, S: int, kind: str) -> tuple[list[float], list[int]]:
+    """A square grid: peaks x (warmup lengths or SGDR periods)."""
+    a = math.isqrt(G)
+    if a * a != G:
+        raise ValueError(f"G must be a perfect square, got {G}")
+    peaks = [float(x) for x in np.linspace(1e-4, 1e-3, a)]
+    if kind == "sgdr":
+        second = [int(x) for x in np.round(np.linspace(0.02, 0.1, a) * S)]
+    else:
+        second = [int(x) for x in np.round(np.linspace(0.01, 0.05, a) * S)]
+    return peaks, second
+
+
+def _grid(kind: str, G: int, S: int) -> jaxsched.Grid:
+    peaks, second = _axes(G, S, kind)
+    if kind == "warmup_cosine":
+        return jaxsched.grid(jaxsched.warmup_cosine, peak_value=peaks, warmup_steps=second, total_steps=S)
+    if kind == "wsd":
+        return jaxsched.grid(
+            jaxsched.wsd, peak_value=peaks, warmup_steps=second, total_steps=S,
+            decay_fraction=WSD_FRACTION, decay_shape="1-sqrt",
+        )
+    return jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=second, period_mult=SGDR_MULT)
+
+
+def _second_name(kind: str) -> str:
+    return "period" if kind == "sgdr" else "warmup_steps"
+
+
+# ----------------------------------------------------------------------------- hand-fused formulas
+
+
+def _cos_factor(kernel: str) -> Callable[[jax.Array], jax.Array]:
+    """``(1 + cos(pi x)) / 2``: with ``jnp.cos`` ("jnp") or with jaxsched's own kernel ("lib")."""
+    lib = getattr(jaxsched.functional, "cosine_factor", None)
+    if kernel == "lib" and lib is not None:
+        return lib
+    pi = np.float32(np.pi)
+    return lambda x: 0.5 * (1.0 + jnp.cos(pi * x))
+
+
+def _fused(kind: str, S: int, steps: jax.Array, kernel: str = "jnp") -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``jit(vmap(formula))`` over (peak, second) vectors, written by hand for this configuration.
+
+    ``kernel`` picks the cosine: "jnp" is ``jnp.cos`` (what one writes by hand), "lib" is
+    ``jaxsched.functional.cosine_factor`` (the same arithmetic kernel jaxsched uses, so the
+    difference to jaxsched is the cost of its abstractions alone).
+    """
+    t = steps.astype(jnp.float32)
+    cf = _cos_factor(kernel)
+
+    def warmup_cosine(p: jax.Array, w: jax.Array) -> jax.Array:
+        rw, rd = 1.0 / w, 1.0 / (S - w)
+        frac = jnp.clip((t - w) * rd, 0.0, 1.0)
+        return jnp.where(t < w, (p * rw) * t, p * cf(frac))
+
+    def wsd(p: jax.Array, w: jax.Array) -> jax.Array:
+        d = np.float32(WSD_FRACTION * S)
+        start = np.float32(S) - d
+        q = jnp.clip((t - start) * (1.0 / d), 0.0, 1.0)
+        return jnp.where(t < w, (p / w) * t, p * (1.0 - jnp.sqrt(q)))
+
+    def sgdr(p: jax.Array, period: jax.Array) -> jax.Array:
+        # period doubling: cycle i starts at P (2^i - 1) and lasts P 2^i.
+        m = jnp.exp2(jnp.floor(jnp.log2(1.0 + t * (1.0 / period))))
+        start = period * (m - 1.0)
+        m = jnp.where(t < start, 0.5 * m, jnp.where(t >= start + period * m, 2.0 * m, m))  # rounding fix-up
+        start = period * (m - 1.0)
+        frac = (t - start) / (period * m)
+        return p * cf(frac)
+
+    fn = {"warmup_cosine": warmup_cosine, "wsd": wsd, "sgdr": sgdr}[kind]
+    return jax.jit(jax.vmap(fn))
+
+
+# ----------------------------------------------------------------------------- peers
+
+
+def _optax(kind: str, S: int, peak: float, second: int) -> Callable[[Any], Any]:
+    """The optax schedule of one setting (a closure)."""
+    if kind == "warmup_cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, peak, second, S)
+    if kind == "wsd":
+        # optax has no WSD or 1-sqrt: users join a warmup, a constant and their own cooldown.
+        d = WSD_FRACTION * S
+
+        def cooldown(c: Any) -> Any:
+            return peak * (1.0 - jnp.sqrt(jnp.clip(c / d, 0.0, 1.0)))
+
+        return optax.join_schedules(
+            [optax.linear_schedule(0.0, peak, second), optax.constant_schedule(peak), cooldown],
+            [second, int(S - d)],
+        )
+    cycles, length, total = [], float(second), 0.0
+    while total < S:
+        cycles.append(dict(init_value=peak, peak_value=peak, decay_steps=int(length), warmup_steps=0))
+        total += length
+        length *= SGDR_MULT
+    return optax.sgdr_schedule(cycles)
+
+
+def _torch_scheduler(torch: Any, kind: str, S: int, peak: float, second: int) -> tuple[Any, Any]:
+    """(optimizer, scheduler) reproducing the schedule with torch's lr_scheduler."""
+    from torch.optim import lr_scheduler as L
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=peak)
+    if kind == "warmup_cosine":
+        sched = L.SequentialLR(
+            opt,
+            [L.LinearLR(opt, start_factor=1e-8, end_factor=1.0, total_iters=second),
+             L.CosineAnnealingLR(opt, T_max=S - second, eta_min=0.0)],
+            milestones=[second],
+        )
+    elif kind == "wsd":
+        d = int(WSD_FRACTION * S)
+        sched = L.SequentialLR(
+            opt,
+            [L.LinearLR(opt, start_factor=1e-8, end_factor=1.0, total_iters=second),
+             L.ConstantLR(opt, factor=1.0, total_iters=S - d - second),
+             L.LambdaLR(opt, lambda k: 1.0 - math.sqrt(min(k / d, 1.0)))],
+            milestones=[second, S - d],
+        )
+    else:
+        sched = L.CosineAnnealingWarmRestarts(opt, T_0=second, T_mult=int(SGDR_MULT), eta_min=0.0)
+    return opt, sched
+
+
+def _torch_loop(torch: Any, kind: str, S: int, peak: float, second: int, n: int) -> list[float]:
+    """Step a fresh scheduler ``n`` times, reading the learning rate each step (the timed loop)."""
+    opt, sched = _torch_scheduler(torch, kind, S, peak, second)
+    group = opt.param_groups[0]
+    out = [group["lr"]]
+    for _ in range(n - 1):
+        sched.step()
+        out.append(group["lr"])
+    return out
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def _max_rel_err(a: Any, b: Any, scale: float) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) / scale
+
+
+def run(cfg: Config) -> Section:
+    S = cfg.pick(100_000, 10_000)
+    Gs = cfg.pick((1, 64, 1024), (1, 1024))
+    reps = cfg.repeats
+    jit_cap = cfg.pick(8, 5)  # optax settings compiled and timed per G
+    eager_cap = cfg.pick(32, 8)  # optax settings timed eagerly per repeat
+    torch_steps = cfg.pick(3000, 1000)
+    torch = torch_or_none()
+    steps = jnp.arange(S)
+
+    lines: list[str] = [
+        f"S = {S:,} steps (int32 `jnp.arange(S)`), float32 output of shape (G, S). Grid axes: "
+        f"{{peak_value}} x {{warmup_steps}} (SGDR: {{peak_value}} x {{period}}, period_mult={SGDR_MULT}); "
+        f"WSD cools down over the last {WSD_FRACTION:.0%} with 1-sqrt. Times are medians of {reps} interleaved "
+        f"repeats ({min(reps, 5)} at G = {max(Gs)}) after a warm-up call (±: half the inter-quartile range). "
+        f"`~` marks a time extrapolated linearly: optax-jit from {jit_cap} settings (trace+compile+run each), "
+        f"optax-eager from {eager_cap} settings per repeat, torch from {torch_steps:,} steps per repeat. "
+        "Hand-fused is timed twice where a cosine is involved: with `jnp.cos` (what one writes by hand; "
+        "XLA:CPU does not vectorise it) and with jaxsched's own cosine kernel "
+        "(`jaxsched.functional.cosine_factor`), which isolates the cost of jaxsched's abstractions. "
+        "Targets compare against the faster of the two.",
+        "",
+    ]
+    checks: list[Check] = []
+    ratio_rows: list[list[Any]] = []
+
+    torch_per_step: dict[str, float] = {}
+    torch_err: dict[str, float] = {}
+    faults: dict[str, float] = {}
+
+    for kind in SCHEDULES:
+        rows: list[list[Any]] = []
+        for G in Gs:
+            g = _grid(kind, G, S)
+            peaks = np.asarray(g.settings["peak_value"], np.float32)
+            second = np.asarray(g.settings[_second_name(kind)], np.float32)
+            P, X = jnp.asarray(peaks), jnp.asarray(second)
+            f_js = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
+            fused = {"fused-jnp": _fused(kind, S, steps, "jnp")}
+            if kind != "wsd":  # WSD's 1-sqrt cooldown has no cosine
+                fused["fused-lib"] = _fused(kind, S, steps, "lib")
+            f_write = jax.jit(lambda p, G=G: jnp.broadcast_to(p[:, None], (G, S)))
+
+            # Agreement of the hand-fused formulas with jaxsched (so the comparison is fair).
+            a = f_js(g.schedules)
+            err_fused = 0.0
+            for f in fused.values():
+                err_fused = max(err_fused, float(jnp.max(jnp.abs(a - f(P, X)))) / float(peaks.max()))
+            row0 = np.asarray(a[0])
+            del a
+
+            thunks: dict[str, Callable[[], Any]] = {"jaxsched": lambda: f_js(g.schedules)}
+            for k, f in fused.items():
+                thunks[k] = lambda f=f: f(P, X)
+            thunks["write"] = lambda: f_write(P)
+            # The largest grid's calls last up to seconds each: 5 repeats (the minimum) keep the suite short.
+            times = interleaved(thunks, reps if G < max(Gs) else min(reps, 5))
+
+            # optax, one jit per setting (fresh closure => fresh trace + compile).
+            settings = [(float(peaks[i]), int(second[i])) for i in range(G)]
+            jit_times = []
+            for j in range(max(reps, min(G, jit_cap))):
+                pk, sc = settings[j % G]
+                jit_times.append(time_call(lambda pk=pk, sc=sc: jax.jit(_optax(kind, S, pk, sc))(steps)))
+            optax_jit = median(jit_times) * G
+
+            # optax eager: schedule(steps) per setting, no jit. Closures are built outside the timing.
+            n_eager = min(G, eager_cap)
+            eager_scheds = [_optax(kind, S, *settings[i]) for i in range(n_eager)]
+            err_optax = _max_rel_err(eager_scheds[0](steps), row0, float(peaks[0]))
+
+            def eager_all(scheds: list[Any] = eager_scheds) -> list[Any]:
+                return [s(steps) for s in scheds]
+
+            eager_times = interleaved({"eager": eager_all}, reps)["eager"]
+            optax_eager = median(eager_times) * G / n_eager
+
+            if torch is not None and kind not in torch_per_step:
+                pk, sc = settings[0]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    lrs = _torch_loop(torch, kind, S, pk, sc, torch_steps)
+                    torch_err[kind] = _max_rel_err(lrs, row0[:torch_steps], pk)
+                    tt = interleaved({"torch": lambda: _torch_loop(torch, kind, S, pk, sc, torch_steps)}, reps)
+                torch_per_step[kind] = median(tt["torch"]) / torch_steps
+
+            if G == max(Gs):
+                for k in ("jaxsched", "write"):
+                    r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                    for _ in range(3):
+                        time_call(thunks[k])
+                    faults[f"{kind} {k}"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0) / 3
+
+            js = median(times["jaxsched"])
+            best_fused = min(median(times[k]) for k in fused)
+            write = median(times["write"])
+            fastest = min(optax_jit, optax_eager)
+            tor = torch_per_step[kind] * S * G if torch is not None else None
+            xj = "~" if G > min(G, jit_cap) else ""
+            xe = "~" if G > n_eager else ""
+            rows.append([
+                G,
+                fmt_med(times["jaxsched"]),
+                fmt_med(times["fused-jnp"]),
+                fmt_med(times["fused-lib"]) if "fused-lib" in times else "(no cosine)",
+                fmt_med(times["write"]),
+                f"{xj}{fmt_time(optax_jit)}",
+                f"{xe}{fmt_time(optax_eager)}",
+                f"~{fmt_time(tor)}" if tor is not None else "torch not installed",
+                f"{js / (G * S) * 1e9:.2f}",
+                f"{err_fused:.1e} / {err_optax:.1e}",
+            ])
+            ratio = {
+                "fused": js / best_fused,
+                "write": js / write,
+                "optax": fastest / js,
+                "torch": (tor / js) if tor is not None else None,
+            }
+            primary = kind == "warmup_cosine" and G == max(Gs)
+            tag = "" if primary else " (informational)"
+            cs: list[Check] = []
+            if G == max(Gs):
+                cs = [
+                    Check(NAME, f"{kind}, G={G}: jaxsched / hand-fused (faster kernel){tag}", ratio["fused"], "<=",
+                          1.1, note="issue 2" if primary else ""),
+                    Check(NAME, f"{kind}, G={G}: jaxsched / trivial write{tag}", ratio["write"], "<=", 1.5,
+                          note="issue 7" if primary else ""),
+                    Check(NAME, f"{kind}, G={G}: optax fastest / jaxsched{tag}", ratio["optax"], ">=", 10.0,
+                          note="issue 7" if primary else ""),
+                    Check(NAME, f"{kind}, G={G}: torch loop / jaxsched{tag}", ratio["torch"], ">=", 500.0,
+                          note=("issue 7" if primary else "") if torch is not None else "torch not installed"),
+                ]
+                checks.extend(cs)
+
+            def cell(text: str, i: int, cs: list[Check] = cs) -> str:
+                return text + (f" {status_cell(cs[i])}" if cs else "")
+
+            ratio_rows.append([
+                kind, G,
+                cell(f"{fmt_num(ratio['fused'])}x", 0),
+                cell(f"{fmt_num(ratio['write'])}x", 1),
+                cell(("optax-jit" if optax_jit < optax_eager else "eager") + f" {fmt_num(ratio['optax'])}x", 2),
+                cell(f"~{fmt_num(ratio['torch'])}x", 3) if ratio["torch"] is not None else "torch not installed",
+            ])
+
+        lines.append(f"**{kind}** (torch: {_torch_name(kind)})")
+        lines.append("")
+        lines += table(
+            ["G", "jaxsched", "hand-fused, jnp.cos", "hand-fused, jaxsched kernel", "trivial write",
+             "optax jit/setting", "optax eager", "torch loop", "jaxsched ns/elem", "max rel. err fused / optax"],
+            rows,
+        )
+        lines.append("")
+
+    lines.append("**Ratios** (same run; targets at G = 1024: jaxsched/hand-fused ≤ 1.1x, jaxsched/write ≤ 1.5x, "
+                 "optax-fastest/jaxsched ≥ 10x, torch/jaxsched ≥ 500x; the stated targets are for warmup-cosine, "
+                 "the WSD and SGDR verdicts are informational)")
+    lines.append("")
+    lines += table(["schedule", "G", "jaxsched / hand-fused (faster)", "jaxsched / trivial write",
+                    "optax fastest / jaxsched", "torch loop / jaxsched"], ratio_rows)
+    lines.append("")
+    out_pages = max(Gs) * S * 4 / 4096
+    lines.append(
+        f"Minor page faults per call at G = {max(Gs)} (the output is {out_pages:,.0f} pages of 4 KiB): "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in faults.items())
+        + ". A count near the page count means the call mapped and faulted a fresh output buffer (glibc's default "
+        "for large blocks, or memory the kernel reclaimed): that time is the OS's, and the capped optax/torch "
+        "measurements do not pay it. `run.py` tunes malloc to avoid it unless given `--no-malloc-tuning`.")
+    if torch is not None:
+        lines.append("")
+        lines.append("torch per step: " + ", ".join(
+            f"{k} {fmt_time(v)} (max rel. err vs jaxsched over {torch_steps:,} steps {torch_err[k]:.1e})"
+            for k, v in torch_per_step.items()))
+    return Section(NAME, TITLE, lines, checks)
+
+
+def _torch_name(kind: str) -> str:
+    return {
+        "warmup_cosine": "SequentialLR(LinearLR, CosineAnnealingLR)",
+        "wsd": "SequentialLR(LinearLR, ConstantLR, LambdaLR(1-sqrt))",
+        "sgdr": "CosineAnnealingWarmRestarts(T_mult=2)",
+    }[kind]

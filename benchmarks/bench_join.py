@@ -1,0 +1,159 @@
+"""Benchmark 2: ``join`` cost per element and compile time vs the number of pieces.
+
+A join of n cosine pieces (n in 2, 8, 32, 128; piece i decays from 1/(i+1) to
+0 over S/n steps) is evaluated on S steps. jaxsched groups pieces of one family
+and gathers their hyperparameters by the active piece, so its cost per element
+should barely grow with n. ``optax.join_schedules`` of the same pieces
+evaluates every piece at every step (a chain of ``jnp.where``). A mixed join
+(cosine and linear pieces alternating: two families) is shown for reference.
+
+Compile time is the time to trace and lower (``jax.jit(f).lower(s)``) plus the
+XLA compile (``.compile()``), each a fresh function after ``jax.clear_caches()``,
+so nothing is cached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from _harness import Check, Config, Section, fmt_med, fmt_time, interleaved, median, status_cell, table
+
+import jaxsched
+
+NAME = "join"
+TITLE = "join: cost per element and compile time vs number of pieces"
+
+PIECES = (2, 8, 32, 128)
+
+
+def _pieces(n: int, S: int, mixed: bool = False) -> tuple[list[Any], list[int], int]:
+    L = S // n
+    bounds = [L * i for i in range(1, n)]
+    ps = []
+    for i in range(n):
+        if mixed and i % 2:
+            ps.append(jaxsched.linear(1.0 / (i + 1), 0.0, L))
+        else:
+            ps.append(jaxsched.cosine(1.0 / (i + 1), 0.0, L))
+    return ps, bounds, L
+
+
+def _optax_join(n: int, S: int) -> Callable[[Any], Any]:
+    L = S // n
+    return optax.join_schedules(
+        [optax.cosine_decay_schedule(1.0 / (i + 1), L) for i in range(n)], [L * i for i in range(1, n)]
+    )
+
+
+Maker = Callable[[], tuple[Callable[..., Any], tuple[Any, ...]]]
+
+
+def _compile_times(make: Maker, reps: int) -> tuple[list[float], list[float]]:
+    """(trace+lower seconds, XLA compile seconds), ``reps`` fresh functions each.
+
+    JAX's caches are cleared first: schedules evaluate through a module-level
+    ``jax.jit`` whose trace is cached per structure, and the first call of a new
+    structure (what the target is about) pays that trace too.
+    """
+    lower_t, comp_t = [], []
+    for _ in range(reps):
+        jax.clear_caches()
+        fn, args = make()
+        t0 = time.perf_counter()
+        low = jax.jit(fn).lower(*args)
+        t1 = time.perf_counter()
+        low.compile()
+        t2 = time.perf_counter()
+        lower_t.append(t1 - t0)
+        comp_t.append(t2 - t1)
+    return lower_t, comp_t
+
+
+def run(cfg: Config) -> Section:
+    S = cfg.pick(1_000_000, 200_000)
+    reps = cfg.repeats
+    creps = cfg.pick(5, 3)
+    steps = jnp.arange(S)
+    thunks: dict[str, Callable[[], Any]] = {}
+    compile_rows: dict[str, tuple[list[float], list[float]]] = {}
+    errs: dict[int, float] = {}
+
+    for n in PIECES:
+        ps, bounds, L = _pieces(n, S)
+        s = jaxsched.join(ps, bounds)
+        f = jax.jit(lambda s: s(steps))
+        thunks[f"jaxsched-{n}"] = (lambda f=f, s=s: f(s))
+        o = jax.jit(_optax_join(n, S))
+        thunks[f"optax-{n}"] = (lambda o=o: o(steps))
+        errs[n] = float(jnp.max(jnp.abs(f(s) - o(steps))))
+
+        def make_js(n: int = n) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+            ps, bounds, _ = _pieces(n, S)
+            return (lambda s: s(steps)), (jaxsched.join(ps, bounds),)
+
+        def make_ox(n: int = n) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+            sched = _optax_join(n, S)
+            return (lambda k: sched(k)), (steps,)
+
+        compile_rows[f"jaxsched-{n}"] = _compile_times(make_js, creps)
+        compile_rows[f"optax-{n}"] = _compile_times(make_ox, creps)
+
+    # Reference: compiling a single cosine (no join) in the same run, to read the compile times against.
+    ref_lo, ref_co = _compile_times(lambda: ((lambda s: s(steps)), (jaxsched.cosine(1.0, 0.0, S),)), creps)
+    ref_c = median([a + b for a, b in zip(ref_lo, ref_co)])
+
+    ps, bounds, _ = _pieces(max(PIECES), S, mixed=True)
+    sm = jaxsched.join(ps, bounds)
+    fm = jax.jit(lambda s: s(steps))
+    thunks["mixed"] = lambda: fm(sm)
+
+    times = interleaved(thunks, reps)
+
+    base = median(times[f"jaxsched-{PIECES[0]}"])
+    rows, checks = [], []
+    for n in PIECES:
+        js = median(times[f"jaxsched-{n}"])
+        ox = median(times[f"optax-{n}"])
+        lo, co = compile_rows[f"jaxsched-{n}"]
+        olo, oco = compile_rows[f"optax-{n}"]
+        tot = median([a + b for a, b in zip(lo, co)])
+        otot = median([a + b for a, b in zip(olo, oco)])
+        cells = ["", ""]
+        if n == max(PIECES):
+            c1 = Check(NAME, f"{n} pieces / 2 pieces, time per element", js / base, "<=", 3.0)
+            c2 = Check(NAME, f"{n} pieces: trace+lower+compile", tot, "<=", 0.5, unit="s")
+            checks += [c1, c2]
+            cells = [" " + status_cell(c1), " " + status_cell(c2)]
+        rows.append([
+            n,
+            f"{js / S * 1e9:.2f} ({fmt_med(times[f'jaxsched-{n}'])})",
+            f"{js / base:.2f}x{cells[0]}",
+            f"{fmt_time(median(lo))} + {fmt_time(median(co))} = {fmt_time(tot)}{cells[1]} ({tot / ref_c:.1f}x)",
+            f"{ox / S * 1e9:.2f}",
+            f"{ox / js:.1f}x",
+            f"{fmt_time(median(olo))} + {fmt_time(median(oco))} = {fmt_time(otot)}",
+            f"{errs[n]:.1e}",
+        ])
+    mixed = median(times["mixed"])
+    lines = [
+        f"S = {S:,} steps; runtime medians of {reps} interleaved repeats, compile times medians of {creps} fresh "
+        "functions. Targets: 128 pieces ≤ 3x the per-element time of 2 pieces; trace+lower+compile of 128 pieces "
+        "≤ 0.5 s.",
+        "",
+    ]
+    lines += table(
+        ["pieces", "jaxsched ns/elem (total)", "vs 2 pieces", "jaxsched lower + compile", "optax ns/elem",
+         "optax / jaxsched", "optax lower + compile", "max abs diff"],
+        rows,
+    )
+    lines += ["", f"(…x): compile time relative to compiling one plain cosine in this run "
+              f"({fmt_time(median(ref_lo))} + {fmt_time(median(ref_co))} = {fmt_time(ref_c)}), which is less "
+              "sensitive to the machine's speed and load than the absolute time.",
+              "", f"Mixed join of {max(PIECES)} pieces (cosine and linear alternating, two families): "
+              f"{mixed / S * 1e9:.2f} ns/elem ({mixed / base:.2f}x the 2-piece join)."]
+    return Section(NAME, TITLE, lines, checks)
