@@ -21,6 +21,9 @@ from . import _validate as V
 from ._base import Array, Schedule, passed, pytree, safe_div, shift, to_float
 
 
+_WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
+
+
 def _family_key(s: Schedule) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten(s)
     return treedef, tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves)
@@ -68,12 +71,20 @@ class Join(Schedule):
                 pos = jnp.asarray(table)[idx]
                 flat = [jax.tree_util.tree_flatten(pieces[j])[0] for j in members]
                 treedef = jax.tree_util.tree_structure(pieces[members[0]])
-                stacked = [jnp.stack(col) for col in zip(*flat)]
-                gathered = [jnp.take(col, pos, axis=0) for col in stacked]
+                cols = [list(col) for col in zip(*flat)]
+                cols += [[starts[j] for j in members], [lens[j] for j in members]]
+                if len(members) <= _WHERE_MAX:
+                    # A select chain vectorises; a per-element gather inside the fused loop does not.
+                    picked = []
+                    for col in cols:
+                        v = col[0]
+                        for k in range(1, len(col)):
+                            v = jnp.where(pos == k, col[k], v)
+                        picked.append(v)
+                else:
+                    picked = [jnp.take(jnp.stack(col), pos, axis=0) for col in cols]
+                *gathered, st, ln = picked
                 piece = jax.tree_util.tree_unflatten(treedef, gathered)
-                m_idx = jnp.asarray(np.asarray(members, np.int32))
-                st = jnp.take(starts[m_idx], pos)
-                ln = jnp.take(lens[m_idx], pos)
                 local = jnp.clip(shift(t, st, dt), 0.0, ln)
                 val = piece._eval(local)
                 sel = jnp.asarray(in_group)[idx]

@@ -133,12 +133,14 @@ class PiecewiseLinear(Schedule):
         if n == 1:
             return jnp.broadcast_to(self.values[..., 0], jnp.shape(t))
         dt = self.values.dtype
-        i = jnp.clip(passed(t, self.boundaries, dt), 1, n - 1)
+        idx = passed(t, self.boundaries, dt)
+        i = jnp.clip(idx, 1, n - 1)
         x0 = jnp.take(self.boundaries, i - 1, mode="clip")
         x1 = jnp.take(self.boundaries, i, mode="clip")
         v0 = jnp.take(self.values, i - 1, mode="clip")
         v1 = jnp.take(self.values, i, mode="clip")
         w = jnp.clip(safe_div(shift(t, x0, dt), x1 - x0), 0.0, 1.0)
+        w = jnp.where(idx >= n, jnp.ones_like(w), w)  # from the last knot on: values[-1], even after a jump
         return v0 + (v1 - v0) * w
 
 
@@ -296,7 +298,7 @@ def _pairs(values: Any, boundaries: Any, extra: int) -> tuple[Array, Array]:
             f"values must have {rule} entries: got {v.shape[-1]} values and {b.shape[-1]} boundaries "
             f"(values={values!r}, boundaries={boundaries!r})"
         )
-    if not V.is_traced(boundaries) and b.shape[-1] and float(jnp.min(b)) < 0:
+    if not V.is_traced(b) and b.shape[-1] and float(jnp.min(b)) < 0:  # b: also a list holding tracers
         raise ValueError(f"boundaries must be >= 0, got {boundaries!r}")
     return v, b
 

@@ -20,13 +20,19 @@ import jax
 import jax.numpy as jnp
 
 from . import _validate as V
-from ._base import Array, Schedule, pytree, safe_div, shift, to_float
+from ._base import Array, Schedule, _max_float_in, pytree, safe_div, shift, to_float
 
 
-def _snap(s: Array) -> Array:
-    """Round ``s`` to the nearest integer when it is one up to a few ulps (value only)."""
+def _snap(s: Array, integral: Array | None = None) -> Array:
+    """Round ``s`` to the nearest integer when it is one up to a few ulps (value only).
+
+    Where ``integral`` is true the true value is known to be an integer (integer
+    period and growth), so ``s`` is rounded whenever its float error is below 1/2.
+    """
     r = jnp.round(s)
     tol = 4 * jnp.finfo(s.dtype).eps * jnp.maximum(jnp.abs(s), 1.0)
+    if integral is not None:
+        tol = jnp.where(integral, 0.5, tol)
     snapped = s + jax.lax.stop_gradient(r - s)
     return jnp.where(jnp.abs(s - r) <= tol, snapped, s)
 
@@ -66,7 +72,10 @@ class Repeat(Schedule):
         g0 = _geom(i0, d)
         s0 = P * g0
         l0 = P * (1.0 + d * g0)  # P * m**i0
-        starts = [_snap(s0 - l0 / m), _snap(s0), _snap(s0 + l0), _snap(s0 + l0 * (1.0 + m))]
+        # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
+        # integer settings have integer restarts, so round them.
+        integral = (P == jnp.round(P)) & (m == jnp.round(m))
+        starts = [_snap(x, integral) for x in (s0 - l0 / m, s0, s0 + l0, s0 + l0 * (1.0 + m))]
         down = shift(t, starts[1], dt) < 0
         up = shift(t, starts[2], dt) >= 0
         i = i0 - down.astype(dt) + up.astype(dt)
@@ -75,25 +84,83 @@ class Repeat(Schedule):
         u = shift(t, start, dt)
         length = end - start
 
+        # Exact integer arithmetic is only needed where float restart points can be
+        # inexact: steps at or above 2**14 in float32 (2**43 in float64). Not 2**24: the
+        # closed-form restart points drift by ~i log(m) ulps, which rounding (see _snap)
+        # absorbs only below about 2**17 in float32. The predicate depends on the steps
+        # alone, so under vmap over a grid it stays unbatched and lax.cond runs just one
+        # branch: the float path costs what a few transcendental functions cost; the
+        # integer walk is only paid for large steps.
+        limit = 2 ** (jnp.finfo(dt).nmant - 9)
         if jnp.issubdtype(t.dtype, jnp.integer):
-            # Equal integer periods: exact integer arithmetic at any step.
-            whole = (m == 1) & (P == jnp.round(P)) & (P <= 2.0**30)
-            pi = jnp.where(whole, P, one).astype(t.dtype)
-            q = t // pi
-            i = jnp.where(whole, q.astype(dt), i)
-            u = jnp.where(whole, (t - q * pi).astype(dt), u)
-            length = jnp.where(whole, P, length)
+            lim = min(limit, int(jnp.iinfo(t.dtype).max))
+            need = jnp.any(t >= jnp.asarray(lim, t.dtype))
+        else:
+            need = jnp.any(jnp.floor(t) >= float(limit))
+
+        def exact_path(i: Array, u: Array, length: Array) -> tuple[Array, Array, Array]:
+            # Integer settings (an integer period; growth 1 or an integer >= 2): locate the cycle of
+            # the step's integer part k in exact integer arithmetic (float32 cannot hold restart
+            # points such as 2**25 - 1). Restarts are integers, so t = k + r lies in k's cycle.
+            if jnp.issubdtype(t.dtype, jnp.integer):
+                k, r, in_range = t, None, jnp.ones(jnp.shape(t), bool)
+            else:
+                kdt = jnp.asarray(0).dtype  # the default int: int32, or int64 under x64
+                fl = jnp.floor(t)
+                in_range = fl <= _max_float_in(kdt, t.dtype)
+                k = jnp.where(in_range, fl, jnp.zeros_like(fl)).astype(kdt)
+                r = (t - fl).astype(dt)
+            big = jnp.iinfo(k.dtype).max
+            int_p = (P == jnp.round(P)) & (P <= 2.0**30)
+            whole = (m == 1) & int_p  # equal periods: one floor division
+            pi = jnp.where(whole, P, one).astype(k.dtype)
+            q = k // pi
+            # Integer growth m >= 2: at most 63 restarts lie below 2**63 (31 below 2**31); walk them.
+            mr = jnp.round(m)
+            geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
+            mk = jnp.where(geo, mr, 2 * one).astype(k.dtype)
+            s_k = jnp.zeros_like(k)
+            l_k = jnp.where(geo, P, one).astype(k.dtype) + jnp.zeros_like(k)
+            exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
+            n_k = jnp.zeros_like(k)
+            for _ in range(jnp.iinfo(k.dtype).bits - 1):
+                fits = exact_l & (l_k <= big - s_k)
+                move = fits & (k >= s_k + jnp.where(fits, l_k, 0))
+                s_k = jnp.where(move, s_k + l_k, s_k)
+                n_k = n_k + move.astype(k.dtype)
+                grows = l_k <= big // mk
+                exact_l = jnp.where(move, grows, exact_l)
+                l_k = jnp.where(move & grows, l_k * mk, l_k)
+            exact = (whole | geo) & in_range
+            i_ex = jnp.where(whole, q, jnp.where(geo, n_k, 0)).astype(dt)
+            u_ex = jnp.where(whole, k - q * pi, k - s_k).astype(dt)
+            if r is not None:
+                u_ex = u_ex + r
+            # Exact values; the gradients w.r.t. period and period_mult are those of S_i and L_i at this i.
+            g_ex = _geom(i_ex, d)
+            s_f = P * g_ex
+            l_f = P * (1.0 + d * g_ex)
+            l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
+            i = jnp.where(exact, i_ex, i)
+            u = jnp.where(exact, u_ex - (s_f - jax.lax.stop_gradient(s_f)), u)
+            length = jnp.where(exact, l_ex + (l_f - jax.lax.stop_gradient(l_f)), length)
+            return i, u, length
+
+        i, u, length = jax.lax.cond(need, exact_path, lambda i, u, length: (i, u, length), i, u, length)
 
         frac = jnp.clip(safe_div(u, length), 0.0, 1.0)
         i = jax.lax.stop_gradient(i)  # an integer count: no gradient flows through it
         over = i >= self.cycles
-        last = jnp.maximum(self.cycles - 1.0, 0.0)
+        last = jnp.maximum(jnp.ceil(self.cycles) - 1.0, 0.0)  # the last cycle run, also for non-integer cycles
         i = jax.lax.stop_gradient(jnp.where(over, last, i))
         frac = jnp.where(over, one, frac)
         val = self.schedule._eval(frac * self.period)
         first = i == 0
         # decay**i with a safe base and exponent at i == 0 (0**0 has no finite gradient).
-        amp = jnp.where(first, one, jnp.where(first, one, self.decay) ** jnp.where(first, one, i))
+        # exp(i log decay): XLA lowers a float power to a scalar libm call on CPU.
+        pos = self.decay > 0
+        logd = jnp.log(jnp.where(pos, self.decay, one))
+        amp = jnp.where(first, one, jnp.where(pos, jnp.exp(jnp.where(first, one, i) * logd), 0.0 * one))
         return val * amp
 
 
