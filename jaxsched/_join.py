@@ -162,14 +162,12 @@ def join(schedules: Sequence[Schedule], boundaries: Any) -> Join:
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
     pieces = _schedules("schedules", schedules)
-    b = V.vector("boundaries", boundaries, nondecreasing=True)
+    b = V.vector("boundaries", boundaries, nondecreasing=True, nonneg=True)
     if b.shape[-1] != len(pieces) - 1:
         raise ValueError(
             f"join needs len(boundaries) == len(schedules) - 1: got {b.shape[-1]} boundaries "
             f"for {len(pieces)} schedules (boundaries={boundaries!r})"
         )
-    if not V.is_traced(b) and b.shape[-1] and float(jnp.min(b)) < 0:  # b: also a list holding tracers
-        raise ValueError(f"boundaries must be >= 0, got {boundaries!r}")
     return Join(pieces, b)
 
 

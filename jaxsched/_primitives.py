@@ -290,7 +290,7 @@ def inverse_sqrt(init_value: Any, timescale: Any) -> InverseSqrt:
 
 
 def _pairs(values: Any, boundaries: Any, extra: int) -> tuple[Array, Array]:
-    b = V.vector("boundaries", boundaries, nondecreasing=True)
+    b = V.vector("boundaries", boundaries, nondecreasing=True, nonneg=True)
     v = V.vector("values", values, min_len=1)
     if v.shape[-1] != b.shape[-1] + extra:
         rule = "len(boundaries) + 1" if extra else "len(boundaries)"
@@ -298,8 +298,6 @@ def _pairs(values: Any, boundaries: Any, extra: int) -> tuple[Array, Array]:
             f"values must have {rule} entries: got {v.shape[-1]} values and {b.shape[-1]} boundaries "
             f"(values={values!r}, boundaries={boundaries!r})"
         )
-    if not V.is_traced(b) and b.shape[-1] and float(jnp.min(b)) < 0:  # b: also a list holding tracers
-        raise ValueError(f"boundaries must be >= 0, got {boundaries!r}")
     return v, b
 
 

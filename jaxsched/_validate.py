@@ -97,7 +97,9 @@ def nonneg(name: str, x: Any) -> jax.Array:
     return real(name, x, lo=0.0)
 
 
-def vector(name: str, x: Any, *, nondecreasing: bool = False, min_len: int = 0) -> jax.Array:
+def vector(
+    name: str, x: Any, *, nondecreasing: bool = False, min_len: int = 0, nonneg: bool = False
+) -> jax.Array:
     """A 1-D sequence of finite reals (concrete checks only)."""
     if is_traced(x):
         return jnp.asarray(x).astype(float_dtype())
@@ -115,6 +117,8 @@ def vector(name: str, x: Any, *, nondecreasing: bool = False, min_len: int = 0) 
         raise ValueError(f"{name} must have at least {min_len} entries, got {x!r}")
     if not np.isfinite(a).all():
         raise ValueError(f"{name} must hold finite numbers, got {x!r}")
+    if nonneg and (a < 0).any():
+        raise ValueError(f"{name} must be >= 0, got {x!r}")
     if nondecreasing and a.shape[0] > 1 and (np.diff(a) < 0).any():
         i = int(np.argmax(np.diff(a) < 0))
         raise ValueError(

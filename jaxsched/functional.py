@@ -38,7 +38,8 @@ def progress(t: Array, steps: Array) -> Array:
     steps = jnp.asarray(steps, t.dtype)
     ok = steps > 0
     frac = jnp.clip(t / jnp.where(ok, steps, jnp.ones_like(steps)), 0.0, 1.0)
-    return jnp.where(ok, frac, jnp.ones_like(frac))
+    # XLA may rewrite t / D as t * (1 / D) for a constant D, one ulp short of 1 at t == D.
+    return jnp.where(ok & (t < steps), frac, jnp.ones_like(frac))
 
 
 # Taylor coefficients of sin(pi y) = sum_k c_k y**(2k + 1), |y| <= 1/2 (truncation < 3e-8).
@@ -119,7 +120,11 @@ def exponential(
     ok = decay_steps > 0
     p = t / jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
     if staircase:
-        p = jnp.floor(p)
+        # floor(t / D), corrected at exact multiples (XLA may compute t * (1 / D)).
+        d = jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
+        q = jnp.floor(p)
+        q = jnp.where((q + 1.0) * d <= t, q + 1.0, q)
+        p = jnp.where(q * d > t, q - 1.0, q)
     rate = jnp.maximum(decay_rate, jnp.asarray(jnp.finfo(t.dtype).tiny, t.dtype))
     e = jnp.minimum(p * jnp.log(rate), 80.0)
     v = init_value * jnp.exp(e)

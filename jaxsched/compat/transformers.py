@@ -1,0 +1,586 @@
+"""Exact ports of Hugging Face transformers' learning-rate schedules.
+
+transformers builds every named schedule as ``LambdaLR(optimizer, lambda)``, so
+the rate is ``lr * lambda(k)`` where ``lr`` is the optimizer's learning rate and
+``k`` counts optimizer updates (the first update sees 0). Here the base ``lr``
+takes the optimizer's place and the functions keep transformers' names,
+argument names and defaults (``last_epoch`` is accepted and has no effect: a
+pure schedule has no state to resume). :func:`get_scheduler` maps the
+``lr_scheduler_type`` names of ``TrainingArguments``.
+
+Each function returns an ordinary jaxsched schedule (a pytree of core
+primitives and combinators), so it jits, vmaps over every numeric argument and
+differentiates. Numbers match transformers 5.23 to float64 round-off under
+x64. The few points where they differ (a float ``% 1`` that misses exact
+restarts in ``cosine_with_restarts``, inputs on which transformers divides by
+zero, ...) are listed in ``docs/migration_keras_hf_timm.md``.
+
+>>> from jaxsched.compat import transformers as hf
+>>> s = hf.get_scheduler("linear", 1.0, num_warmup_steps=10, num_training_steps=110)
+>>> s([0, 5, 10, 60, 110, 200]).tolist()
+[0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._base import Array, Schedule, pytree, safe_div, to_float
+from .._join import Join, Select
+from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
+from .._repeat import Repeat
+from .._validate import choice, is_traced, length, nonneg, positive, real, value
+
+__all__ = [
+    "get_scheduler",
+    "get_constant_schedule",
+    "get_constant_schedule_with_warmup",
+    "get_linear_schedule_with_warmup",
+    "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup",
+    "get_polynomial_decay_schedule_with_warmup",
+    "get_inverse_sqrt_schedule",
+    "get_cosine_with_min_lr_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+    "get_wsd_schedule",
+    "get_reduce_on_plateau_schedule",
+    "get_greedy_schedule",
+    "CosineWave",
+    "SCHEDULER_TYPES",
+]
+
+#: The transformers version whose numbers the fixtures in ``tests/fixtures/transformers_*.json`` hold.
+TRANSFORMERS_VERSION = "5.23.0"
+
+#: Every ``lr_scheduler_type`` name transformers knows, in its own order.
+SCHEDULER_TYPES = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+    "greedy",
+)
+
+WSD_TYPES = ("linear", "cosine", "1-sqrt")
+
+
+# ----------------------------------------------------------------------------- the periodic cosine
+
+
+@pytree
+class CosineWave(Schedule):
+    """transformers' cosine factor, *not* clamped at the end of training.
+
+    .. math:: \\eta(t) = v \\max\\!\\left(0,\\; \\rho + (1 - \\rho)\\,
+              \\frac{1 + \\cos(2 \\pi C (t + o) / N)}{2}\\right)
+
+    ``C`` is ``num_cycles`` (0.5: one half-wave from ``v`` down to ``rho v``
+    over ``N`` steps), ``o`` an offset of the step. Past ``N`` the wave goes on,
+    so the rate rises again, as in transformers (and torch's
+    ``CosineAnnealingLR``); the core :func:`jaxsched.cosine` clamps instead.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxsched.compat.transformers import CosineWave
+    >>> f = jnp.float32
+    >>> CosineWave(f(1.0), f(0.0), f(10.0), f(0.5), f(0.0))([0, 5, 10, 15, 20]).round(4).tolist()
+    [1.0, 0.5, 0.0, 0.5, 1.0]
+    """
+
+    value: Array
+    rate: Array
+    steps: Array
+    cycles: Array
+    offset: Array
+
+    def _eval(self, t: Array) -> Array:
+        x = to_float(t, self.value.dtype) + self.offset
+        # The phase C x / N in whole waves, reduced before the cosine: x = n N + r with
+        # n = floor(x / N) made exact at multiples, then C n and C r / N taken modulo 1 apart.
+        # In float32 this keeps the error of the angle near one ulp of pi, not of 2 pi C x / N.
+        ok = self.steps > 0
+        N = jnp.where(ok, self.steps, jnp.ones_like(self.steps))
+        n = jnp.floor(x / N)
+        n = jnp.where(n * N > x, n - 1.0, n)
+        n = jnp.where((n + 1.0) * N <= x, n + 1.0, n)
+        whole = self.cycles * n
+        part = self.cycles * ((x - n * N) / N)
+        phase = (whole - jnp.round(whole)) + (part - jnp.round(part))
+        phase = jnp.where(ok, phase, jnp.zeros_like(phase))
+        c = 0.5 * (1.0 + jnp.cos(2.0 * jnp.pi * phase))
+        return self.value * jnp.maximum(c * (1.0 - self.rate) + self.rate, 0.0)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _concrete(x: Any) -> np.ndarray | None:
+    """``x`` as a float64 NumPy array for a concrete check, or ``None`` when it holds a tracer.
+
+    Checks look at the caller's own values, never at the converted leaves:
+    inside ``jit`` even a constant becomes a tracer once it is a JAX array.
+    """
+    if is_traced(x) or (isinstance(x, (list, tuple)) and any(is_traced(v) for v in x)):
+        return None
+    return np.asarray(x, np.float64)
+
+
+def _zero(x: Array) -> Array:
+    return jnp.zeros_like(x)
+
+
+def _one_plus(W: Array) -> Array:
+    return jnp.maximum(W, 1.0)
+
+
+def _with_warmup(decay: Schedule, W: Array, lr: Array) -> Join:
+    """transformers' warmup: ``lr * k / max(1, W)`` for ``k < W``, then ``decay(k - W)``."""
+    return Join((Linear(_zero(lr), lr, W), decay), jnp.reshape(W, (1,)))
+
+
+def _steps(name: str, x: Any) -> Array:
+    if x is None:
+        raise ValueError(f"{name} is required, got None")
+    return length(name, x)
+
+
+def _min_lr_rate(lr_in: Any, lr: Array, min_lr: Any, min_lr_rate: Any) -> Array:
+    if min_lr is not None and min_lr_rate is not None:
+        raise ValueError("Only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        m = value("min_lr", min_lr)
+        c = _concrete(lr_in)
+        if c is not None and float(c) == 0.0:
+            raise ValueError(f"min_lr needs a nonzero lr to turn it into a rate, got lr={lr_in!r}")
+        return safe_div(m, lr)
+    if min_lr_rate is None:
+        raise ValueError("One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`")
+    return value("min_lr_rate", min_lr_rate)
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def get_constant_schedule(lr: Any, last_epoch: int = -1) -> Constant:
+    """transformers' ``get_constant_schedule``: ``lr`` at every step.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_constant_schedule(0.5)([0, 1000]).tolist()
+    [0.5, 0.5]
+    """
+    del last_epoch
+    return Constant(value("lr", lr))
+
+
+def get_constant_schedule_with_warmup(lr: Any, num_warmup_steps: Any, last_epoch: int = -1) -> Join:
+    """transformers' ``get_constant_schedule_with_warmup``.
+
+    .. math:: \\eta(k) = \\begin{cases} \\mathrm{lr}\\, k / \\max(1, W) & k < W \\\\
+              \\mathrm{lr} & k \\ge W \\end{cases}
+
+    The first update (``k = 0``) gets rate 0. Native: ``jaxsched.warmup(jaxsched.constant(lr), W)``.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_constant_schedule_with_warmup(1.0, 4)([0, 1, 4, 9]).tolist()
+    [0.0, 0.25, 1.0, 1.0]
+    """
+    del last_epoch
+    lr = value("lr", lr)
+    return _with_warmup(Constant(lr), _steps("num_warmup_steps", num_warmup_steps), lr)
+
+
+def get_linear_schedule_with_warmup(
+    lr: Any, num_warmup_steps: Any, num_training_steps: Any, last_epoch: int = -1
+) -> Join:
+    """transformers' ``get_linear_schedule_with_warmup`` (the Trainer default, ``"linear"``).
+
+    .. math:: \\eta(k) = \\mathrm{lr} \\begin{cases} k / \\max(1, W) & k < W \\\\
+              \\max\\!\\left(0, \\frac{N - k}{\\max(1, N - W)}\\right) & k \\ge W \\end{cases}
+
+    Zero from ``k = N`` on. Native: :func:`jaxsched.linear_to_zero`.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_linear_schedule_with_warmup(1.0, 2, 6)([0, 1, 2, 4, 6, 8]).tolist()
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    """
+    del last_epoch
+    lr = value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    N = _steps("num_training_steps", num_training_steps)
+    span = N - W
+    # lr * (N - k) / max(1, N - W) at local step j = k - W, as a line over N - W steps.
+    return _with_warmup(Linear(lr * jnp.clip(span, 0.0, 1.0), _zero(lr), span), W, lr)
+
+
+def get_cosine_schedule_with_warmup(
+    lr: Any, num_warmup_steps: Any, num_training_steps: Any, num_cycles: Any = 0.5, last_epoch: int = -1
+) -> Join:
+    """transformers' ``get_cosine_schedule_with_warmup`` (``"cosine"``).
+
+    .. math:: \\eta(k) = \\mathrm{lr}\\, \\frac{1 + \\cos(2 \\pi C p)}{2},
+              \\quad p = \\frac{k - W}{\\max(1, N - W)}, \\quad k \\ge W
+
+    after the linear warmup from 0. Not clamped: past ``N`` the rate rises
+    again (:class:`CosineWave`). Native (clamped) equivalent:
+    :func:`jaxsched.warmup_cosine`, equal for ``k <= N`` when ``C = 0.5``.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_cosine_schedule_with_warmup(1.0, 10, 110)([0, 10, 60, 110, 160]).round(4).tolist()
+    [0.0, 1.0, 0.5, 0.0, 0.5]
+    """
+    del last_epoch
+    lr = value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    N = _steps("num_training_steps", num_training_steps)
+    wave = CosineWave(lr, _zero(lr), _one_plus(N - W), real("num_cycles", num_cycles), _zero(lr))
+    return _with_warmup(wave, W, lr)
+
+
+def get_cosine_with_hard_restarts_schedule_with_warmup(
+    lr: Any, num_warmup_steps: Any, num_training_steps: Any, num_cycles: Any = 1, last_epoch: int = -1
+) -> Join:
+    """transformers' ``get_cosine_with_hard_restarts_schedule_with_warmup`` (``"cosine_with_restarts"``).
+
+    .. math:: \\eta(k) = \\begin{cases} \\mathrm{lr}\\, \\frac{1 + \\cos(\\pi \\{C p\\})}{2} & p < 1 \\\\
+              0 & p \\ge 1 \\end{cases}, \\quad p = \\frac{k - W}{\\max(1, N - W)}
+
+    after the linear warmup from 0 (``{x}`` is the fractional part): ``C``
+    equal cosine cycles with hard restarts inside ``N`` steps, then 0. Built
+    as ``jaxsched.repeat`` of one cosine cycle, joined to a constant 0.
+
+    Difference from transformers: the restart steps are exact. transformers
+    takes ``(C * p) % 1`` in float64, which at some exact restart steps
+    rounds to just below 1 and gives a rate near 0 instead of the restart
+    peak ``lr``. ``num_cycles`` must be ``>= 0``.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> s = hf.get_cosine_with_hard_restarts_schedule_with_warmup(1.0, 0, 20, num_cycles=2)
+    >>> s([0, 5, 10, 15, 20]).round(4).tolist()
+    [1.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    del last_epoch
+    lr = value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    N = _steps("num_training_steps", num_training_steps)
+    C = nonneg("num_cycles", num_cycles)
+    span = _one_plus(N - W)
+    pos = C > 0
+    period = span / jnp.where(pos, C, jnp.ones_like(C))  # C = 0: one flat cycle at lr
+    cycle = Cosine(lr, jnp.where(pos, _zero(lr), lr), period)
+    one = jnp.ones_like(lr)
+    rep = Repeat(cycle, period, one, one, jnp.asarray(jnp.inf, lr.dtype))
+    return _with_warmup(Join((rep, Constant(_zero(lr))), jnp.reshape(span, (1,))), W, lr)
+
+
+def get_polynomial_decay_schedule_with_warmup(
+    lr: Any,
+    num_warmup_steps: Any,
+    num_training_steps: Any,
+    lr_end: Any = 1e-7,
+    power: Any = 1.0,
+    last_epoch: int = -1,
+) -> Join:
+    """transformers' ``get_polynomial_decay_schedule_with_warmup`` (``"polynomial"``).
+
+    .. math:: \\eta(k) = \\begin{cases} \\mathrm{lr}\\, k / \\max(1, W) & k < W \\\\
+              e + (\\mathrm{lr} - e)\\left(1 - \\frac{k - W}{N - W}\\right)^{p} & W \\le k \\le N \\\\
+              e & k > N \\end{cases}
+
+    ``lr`` plays the part of ``optimizer.defaults["lr"]`` and must exceed
+    ``lr_end`` (transformers raises the same ``ValueError``). Native:
+    ``jaxsched.warmup(jaxsched.polynomial(lr, lr_end, N - W, power), W)``.
+    ``power`` must be ``>= 0``.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_polynomial_decay_schedule_with_warmup(1.0, 0, 10, lr_end=0.0, power=2.0)([0, 5, 10, 20]).tolist()
+    [1.0, 0.25, 0.0, 0.0]
+    """
+    del last_epoch
+    lr_in, lr = lr, value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    N = _steps("num_training_steps", num_training_steps)
+    end = value("lr_end", lr_end)
+    c_lr, c_end = _concrete(lr_in), _concrete(lr_end)
+    if c_lr is not None and c_end is not None and not float(c_lr) > float(c_end):
+        raise ValueError(f"lr_end ({lr_end}) must be smaller than initial lr ({lr_in})")
+    span = N - W
+    poly = Polynomial(lr, end, span, nonneg("power", power))
+    # transformers switches to lr_end for k > N (strictly), which matters only for power = 0.
+    after = jnp.nextafter(jax.lax.stop_gradient(span), jnp.asarray(jnp.inf, span.dtype))
+    return _with_warmup(Join((poly, Constant(end)), jnp.reshape(after, (1,))), W, lr)
+
+
+def get_inverse_sqrt_schedule(lr: Any, num_warmup_steps: Any, timescale: Any = None, last_epoch: int = -1) -> Join:
+    """transformers' ``get_inverse_sqrt_schedule`` (``"inverse_sqrt"``).
+
+    .. math:: \\eta(k) = \\frac{\\mathrm{lr}}{\\sqrt{1 + (k - W)/\\tau}}, \\quad k \\ge W
+
+    after the linear warmup from 0. ``timescale`` (tau) defaults to
+    ``num_warmup_steps``, or 10000 when that is 0. No end. Native:
+    :func:`jaxsched.warmup_inverse_sqrt`.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_inverse_sqrt_schedule(1.0, 100)([0, 50, 100, 400]).tolist()
+    [0.0, 0.5, 1.0, 0.5]
+    """
+    del last_epoch
+    lr = value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    if timescale is None:
+        tau = jnp.where(W != 0, W, jnp.asarray(10_000.0, W.dtype))
+    else:
+        tau = positive("timescale", timescale)
+    return _with_warmup(InverseSqrt(lr, tau), W, lr)
+
+
+def get_cosine_with_min_lr_schedule_with_warmup(
+    lr: Any,
+    num_warmup_steps: Any,
+    num_training_steps: Any,
+    num_cycles: Any = 0.5,
+    last_epoch: int = -1,
+    min_lr: Any = None,
+    min_lr_rate: Any = None,
+) -> Join:
+    """transformers' ``get_cosine_with_min_lr_schedule_with_warmup`` (``"cosine_with_min_lr"``).
+
+    .. math:: \\eta(k) = \\mathrm{lr} \\max\\!\\left(0, \\rho + (1 - \\rho)\\,
+              \\frac{1 + \\cos(2 \\pi C p)}{2}\\right), \\quad p = \\frac{k - W}{\\max(1, N - W)}
+
+    after the linear warmup from 0 (not from ``rho``). ``rho`` is
+    ``min_lr / lr`` or ``min_lr_rate``; give exactly one. Not clamped past
+    ``N`` (:class:`CosineWave`). Native (clamped):
+    ``jaxsched.warmup_cosine(lr, N, W, end_value=rho * lr)``.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> hf.get_cosine_with_min_lr_schedule_with_warmup(1.0, 0, 100, min_lr=0.1)([0, 50, 100]).round(4).tolist()
+    [1.0, 0.55, 0.1]
+    """
+    del last_epoch
+    lr_in, lr = lr, value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    N = _steps("num_training_steps", num_training_steps)
+    rho = _min_lr_rate(lr_in, lr, min_lr, min_lr_rate)
+    wave = CosineWave(lr, rho, _one_plus(N - W), real("num_cycles", num_cycles), _zero(lr))
+    return _with_warmup(wave, W, lr)
+
+
+def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
+    lr: Any,
+    num_warmup_steps: Any,
+    num_training_steps: Any,
+    num_cycles: Any = 0.5,
+    last_epoch: int = -1,
+    min_lr: Any = None,
+    min_lr_rate: Any = None,
+    warmup_lr_rate: Any = None,
+) -> Join:
+    """transformers' ``get_cosine_with_min_lr_schedule_with_warmup_lr_rate`` (``"cosine_warmup_with_min_lr"``).
+
+    Warmup (``k < W``): ``lr (k + 1) / max(1, W)``, or with ``warmup_lr_rate``
+    ``omega``: ``lr (omega + (1 - omega) k / max(1, W - 1))``. Then
+
+    .. math:: \\eta(k) = \\mathrm{lr} \\max\\!\\left(0, \\rho + (1 - \\rho)\\,
+              \\frac{1 + \\cos(2 \\pi C p)}{2}\\right), \\quad p = \\frac{k - W + 1}{\\max(1, N - W)}
+
+    so the first update already has a nonzero rate and ``rho lr`` is reached
+    at ``k = N - 1``, the last update of the run. Not clamped past it.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> s = hf.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(1.0, 4, 14, min_lr_rate=0.0)
+    >>> s([0, 3, 4, 8, 13]).round(4).tolist()
+    [0.25, 1.0, 0.9755, 0.5, 0.0]
+    """
+    del last_epoch
+    lr_in, lr = lr, value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    N = _steps("num_training_steps", num_training_steps)
+    rho = _min_lr_rate(lr_in, lr, min_lr, min_lr_rate)
+    if warmup_lr_rate is None:
+        m = _one_plus(W)
+        ramp = Linear(lr / m, lr * (W + 1.0) / m, W)
+    else:
+        w = value("warmup_lr_rate", warmup_lr_rate)
+        ramp = Linear(w * lr, w * lr + (1.0 - w) * lr * W / _one_plus(W - 1.0), W)
+    one = jnp.ones_like(lr)
+    wave = CosineWave(lr, rho, _one_plus(N - W), real("num_cycles", num_cycles), one)
+    return Join((ramp, wave), jnp.reshape(W, (1,)))
+
+
+def get_wsd_schedule(
+    lr: Any,
+    num_warmup_steps: Any,
+    num_decay_steps: Any,
+    num_training_steps: Any = None,
+    num_stable_steps: Any = None,
+    warmup_type: Any = "linear",
+    decay_type: Any = "cosine",
+    min_lr_ratio: Any = 0,
+    num_cycles: Any = 0.5,
+    last_epoch: int = -1,
+) -> Join:
+    """transformers' ``get_wsd_schedule`` (``"warmup_stable_decay"``).
+
+    With ``rho = min_lr_ratio``, ``W`` warmup, ``S`` stable and ``D`` decay steps:
+
+    - ``k < W``: ``lr (rho + (1 - rho) w(k / max(1, W)))`` with ``w(p)`` = ``p``
+      (linear), ``(1 - cos pi p) / 2`` (cosine) or ``1 - sqrt(1 - p)`` (1-sqrt),
+      so the warmup starts at ``rho lr``, not 0;
+    - ``W <= k < W + S``: ``lr``;
+    - ``W + S <= k < W + S + D``: ``lr (rho + (1 - rho) d(p))``,
+      ``p = (k - W - S) / max(1, D)``, with ``d(p)`` = ``1 - p``,
+      ``(1 + cos 2 pi C p) / 2`` or ``1 - sqrt(p)``;
+    - after: ``rho lr``.
+
+    ``S`` is ``num_stable_steps`` if given (transformers warns when both it
+    and ``num_training_steps`` are given; so does this), else
+    ``N - W - D``, which must be ``>= 0``. ``warmup_type`` and ``decay_type``
+    may also be integer indices into ``("linear", "cosine", "1-sqrt")``, traced
+    too, so a sweep can vary the shapes. Native: :func:`jaxsched.wsd`.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> s = hf.get_wsd_schedule(1.0, 10, 20, num_training_steps=100, decay_type="linear")
+    >>> s([0, 5, 10, 79, 80, 90, 100]).tolist()
+    [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0]
+    """
+    del last_epoch
+    if num_training_steps is None and num_stable_steps is None:
+        raise ValueError("Either num_training_steps or num_stable_steps must be specified.")
+    if num_training_steps is not None and num_stable_steps is not None:
+        warnings.warn(
+            "Both num_training_steps and num_stable_steps are specified. num_stable_steps will be used.",
+            UserWarning,
+            stacklevel=2,
+        )
+    lr = value("lr", lr)
+    W = _steps("num_warmup_steps", num_warmup_steps)
+    D = _steps("num_decay_steps", num_decay_steps)
+    if num_stable_steps is not None:
+        S = length("num_stable_steps", num_stable_steps)
+    else:
+        S = _steps("num_training_steps", num_training_steps) - W - D
+        cs = [_concrete(x) for x in (num_training_steps, num_warmup_steps, num_decay_steps)]
+        if all(c is not None for c in cs) and float(cs[0] - cs[1] - cs[2]) < 0:
+            raise ValueError(
+                f"num_training_steps ({num_training_steps}) must be >= num_warmup_steps + num_decay_steps "
+                f"({num_warmup_steps} + {num_decay_steps}); transformers would start partway into the decay"
+            )
+    wi = choice("warmup_type", warmup_type, WSD_TYPES)
+    di = choice("decay_type", decay_type, WSD_TYPES)
+    rho = nonneg("min_lr_ratio", min_lr_ratio)
+    C = real("num_cycles", num_cycles)
+    low = rho * lr
+    mW, mD = _one_plus(W), _one_plus(D)
+    half = jnp.asarray(0.5, lr.dtype)
+    warm = Select(wi, (Linear(low, lr, mW), Cosine(low, lr, mW), Polynomial(low, lr, mW, half)))
+    decay = Select(di, (Linear(lr, low, mD), CosineWave(lr, rho, mD, C, _zero(lr)), SqrtDecay(lr, low, mD)))
+    bounds = jnp.stack([W, W + S, W + S + D])
+    return Join((warm, Constant(lr), decay, Constant(low)), bounds)
+
+
+def get_reduce_on_plateau_schedule(lr: Any, **kwargs: Any) -> Any:
+    """``"reduce_lr_on_plateau"``: torch's ``ReduceLROnPlateau``, as transformers uses it.
+
+    It is driven by evaluation metrics, not by the step, so it returns a
+    :class:`jaxsched.Plateau` state machine (``init()``, ``update(state,
+    metric)``), not a step schedule; see ``docs/plateau.md``.
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> p = hf.get_reduce_on_plateau_schedule(5e-5, patience=0)
+    >>> [round(x, 9) for x in p.run([1.0, 1.0])[1].tolist()]
+    [5e-05, 5e-06]
+    """
+    from ._plateau_ports import reduce_lr_on_plateau
+
+    return reduce_lr_on_plateau(lr, **kwargs)
+
+
+def get_greedy_schedule(lr: Any, **kwargs: Any) -> Schedule:
+    """``"greedy"`` (transformers' ``GreedyLR``) is driven by metrics: not a schedule.
+
+    Always raises ``ValueError`` pointing to jaxsched's stateful plateau
+    (``jaxsched.compat._plateau_ports``); GreedyLR itself is not ported yet.
+    """
+    raise ValueError(
+        "greedy (GreedyLR) depends on training metrics, not on the step, so it is not a step schedule, and it "
+        "is not ported yet; the closest is jaxsched's stateful plateau (jaxsched.compat._plateau_ports)"
+    )
+
+
+_FUNCTIONS = {
+    "linear": get_linear_schedule_with_warmup,
+    "cosine": get_cosine_schedule_with_warmup,
+    "cosine_with_restarts": get_cosine_with_hard_restarts_schedule_with_warmup,
+    "polynomial": get_polynomial_decay_schedule_with_warmup,
+    "constant": get_constant_schedule,
+    "constant_with_warmup": get_constant_schedule_with_warmup,
+    "inverse_sqrt": get_inverse_sqrt_schedule,
+    "reduce_lr_on_plateau": get_reduce_on_plateau_schedule,
+    "cosine_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup,
+    "cosine_warmup_with_min_lr": get_cosine_with_min_lr_schedule_with_warmup_lr_rate,
+    "warmup_stable_decay": get_wsd_schedule,
+    "greedy": get_greedy_schedule,
+}
+
+
+def get_scheduler(
+    name: Any,
+    lr: Any,
+    num_warmup_steps: Any = None,
+    num_training_steps: Any = None,
+    scheduler_specific_kwargs: Mapping[str, Any] | None = None,
+) -> Schedule:
+    """transformers' ``get_scheduler``: any schedule by its ``lr_scheduler_type`` name.
+
+    The base rate ``lr`` takes the optimizer's place (pass it by keyword or
+    second). As in transformers: ``"constant"`` ignores every other argument;
+    ``"constant_with_warmup"`` drops ``scheduler_specific_kwargs``; every
+    other name needs ``num_warmup_steps``; ``"inverse_sqrt"`` and
+    ``"warmup_stable_decay"`` do not need ``num_training_steps``; the rest do.
+    ``scheduler_specific_kwargs`` (``TrainingArguments.lr_scheduler_kwargs``)
+    go to the schedule function; unknown ones raise ``TypeError``.
+    ``"reduce_lr_on_plateau"`` returns a :class:`jaxsched.Plateau` state
+    machine (metric-driven); ``"greedy"`` is not ported and raises ``ValueError``.
+
+    Args:
+      name: one of :data:`SCHEDULER_TYPES` (or an enum whose ``value`` is one).
+      lr: the base learning rate (``optimizer.defaults["lr"]`` in transformers).
+
+    >>> from jaxsched.compat import transformers as hf
+    >>> s = hf.get_scheduler("cosine", lr=1.0, num_warmup_steps=0, num_training_steps=100,
+    ...                      scheduler_specific_kwargs={"num_cycles": 1.0})
+    >>> s([0, 25, 50, 100]).round(4).tolist()
+    [1.0, 0.5, 0.0, 1.0]
+    """
+    key = getattr(name, "value", name)
+    if not isinstance(key, str) or key not in _FUNCTIONS:
+        raise ValueError(f"{name!r} is not a valid SchedulerType, please select one of {list(SCHEDULER_TYPES)}")
+    fn = _FUNCTIONS[key]
+    if key == "constant":
+        return fn(lr)
+    kwargs = dict(scheduler_specific_kwargs or {})
+    if key in ("reduce_lr_on_plateau", "greedy"):
+        return fn(lr, **kwargs)
+    if num_warmup_steps is None:
+        raise ValueError(f"{key} requires `num_warmup_steps`, please provide that argument.")
+    if key == "constant_with_warmup":
+        return fn(lr, num_warmup_steps=num_warmup_steps)
+    if key == "inverse_sqrt":
+        return fn(lr, num_warmup_steps=num_warmup_steps, **kwargs)
+    if key == "warmup_stable_decay":
+        return fn(lr, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps, **kwargs)
+    if num_training_steps is None:
+        raise ValueError(f"{key} requires `num_training_steps`, please provide that argument.")
+    return fn(lr, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps, **kwargs)
