@@ -11,7 +11,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from . import _validate as V
-from ._base import Array, Schedule, pytree, static_field
+from ._base import Array, Schedule, pytree, safe_div, static_field
 from ._primitives import Constant
 
 
@@ -114,7 +114,7 @@ def reciprocal_scale(s: Schedule, divisor: Any) -> Product:
     d = V.value("divisor", divisor)
     if not V.is_traced(divisor) and float(d) == 0.0:
         raise ValueError(f"divisor must be nonzero, got {divisor!r}")
-    return multiply(s, Constant(1.0 / d))
+    return multiply(s, Constant(safe_div(jnp.ones_like(d), d)))  # a traced 0 gives 0, not inf
 
 
 def clip(schedule: Schedule, lo: Any = None, hi: Any = None) -> Clip:

@@ -59,7 +59,7 @@ class Repeat(Schedule):
         dt = self.period.dtype
         one = jnp.ones((), dt)
         P = jnp.where(self.period > 0, self.period, one)
-        m = jnp.maximum(self.period_mult, jnp.asarray(jnp.finfo(dt).tiny, dt))
+        m = jnp.maximum(self.period_mult, jnp.asarray(jnp.finfo(dt).eps, dt))  # finite log1p(m - 1) and its gradient
         d = m - 1.0
         dz = d == 0
         ds = jnp.where(dz, one, d)
@@ -119,11 +119,11 @@ class Repeat(Schedule):
             mr = jnp.round(m)
             geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
             mk = jnp.where(geo, mr, 2 * one).astype(k.dtype)
-            s_k = jnp.zeros_like(k)
-            l_k = jnp.where(geo, P, one).astype(k.dtype) + jnp.zeros_like(k)
-            exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
-            n_k = jnp.zeros_like(k)
-            for _ in range(jnp.iinfo(k.dtype).bits - 1):
+            l_0 = jnp.where(geo, P, one).astype(k.dtype) + jnp.zeros_like(k)
+            exact_0 = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
+
+            def walk(_: Any, carry: tuple[Array, ...]) -> tuple[Array, ...]:
+                s_k, l_k, exact_l, n_k = carry
                 fits = exact_l & (l_k <= big - s_k)
                 move = fits & (k >= s_k + jnp.where(fits, l_k, 0))
                 s_k = jnp.where(move, s_k + l_k, s_k)
@@ -131,6 +131,12 @@ class Repeat(Schedule):
                 grows = l_k <= big // mk
                 exact_l = jnp.where(move, grows, exact_l)
                 l_k = jnp.where(move & grows, l_k * mk, l_k)
+                return s_k, l_k, exact_l, n_k
+
+            # A rolled loop: unrolled, its 31 (63) steps cost about half a second of compile time.
+            s_k, l_k, exact_l, n_k = jax.lax.fori_loop(
+                0, jnp.iinfo(k.dtype).bits - 1, walk, (jnp.zeros_like(k), l_0, exact_0, jnp.zeros_like(k))
+            )
             exact = (whole | geo) & in_range
             i_ex = jnp.where(whole, q, jnp.where(geo, n_k, 0)).astype(dt)
             u_ex = jnp.where(whole, k - q * pi, k - s_k).astype(dt)

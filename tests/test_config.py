@@ -378,7 +378,7 @@ def test_get_errors_list_what_is_valid() -> None:
         get("cosine", init_value=1.0)
     with pytest.raises(ValueError, match=r"warmup_cosine: peak_value must be finite"):
         get("warmup_cosine", peak_value=math.inf, total_steps=10)
-    with pytest.raises(ValueError, match=r"steps must be finite .*overflowed float32"):
+    with pytest.raises(ValueError, match=r"steps overflows float32"):
         get("cosine", init_value=1.0, end_value=0.0, steps=1e300)
     with pytest.raises(TypeError, match="a schedule name must be a string"):
         get(3)  # type: ignore[arg-type]

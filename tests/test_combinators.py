@@ -1,0 +1,515 @@
+"""Combinators (join, warmup, select, repeat) and arithmetic against the float64 reference.
+
+The generic checks come from ``test_primitives.py`` (values for every step
+kind, plain calls, x64, jit/vmap with one trace, traced fields with finite and
+correct gradients); the cases below build nested schedules from their params,
+so boundaries, phase lengths, periods and growth factors are traced leaves too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import reference as R
+from helpers import all_finite, assert_close_to_peak
+from test_primitives import (
+    N_POINTS,
+    Case,
+    _c,
+    _ev,
+    _pad,
+    check_plain_calls,
+    check_traced_and_grad,
+    check_values,
+    check_x64,
+)
+
+import jaxsched as js
+
+
+def _restarts(period: float, mult: float, n: int) -> tuple[float, ...]:
+    """The first ``n`` restart steps S_1..S_n (exact for binary-representable settings)."""
+    out, s, length = [], 0.0, float(period)
+    for _ in range(n):
+        s += length
+        length *= mult
+        out.append(s)
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- join
+
+
+def _join_warmup_cosine(peak: float, end: float, w: float, d: float) -> js.Schedule:
+    return js.join([js.linear(0.0, peak, w), js.cosine(peak, end, d)], [w])
+
+
+def _ref_join_warmup_cosine(peak: float, end: float, w: float, d: float) -> R.Ref:
+    return R.join([R.linear(0.0, peak, w), R.cosine(peak, end, d)], [w])
+
+
+def _join_mixed(a: float, b: float, c: float, b1: float, b2: float, b3: float) -> js.Schedule:
+    # a constant, a linear piece, a cosine over [b2, b3), then exponential decay
+    return js.join(
+        [js.constant(a), js.linear(a, b, 20.0), js.cosine(b, c, b3 - b2), js.exponential(c, 0.5, 10.0)],
+        [b1, b2, b3],
+    )
+
+
+def _ref_join_mixed(a: float, b: float, c: float, b1: float, b2: float, b3: float) -> R.Ref:
+    return R.join(
+        [R.constant(a), R.linear(a, b, 20.0), R.cosine(b, c, b3 - b2), R.exponential(c, 0.5, 10.0)],
+        [b1, b2, b3],
+    )
+
+
+def _join_same_family(values: Any, boundaries: Any) -> js.Schedule:
+    # cosine, linear, cosine, linear, cosine: two families, each evaluated once with gathered params
+    v, b = values, boundaries
+    starts = [0.0, *[b[i] for i in range(4)]]
+    ends = [b[i] for i in range(4)]
+    pieces = []
+    for i in range(5):
+        length = (ends[i] - starts[i]) if i < 4 else 25.0
+        f = js.cosine if i % 2 == 0 else js.linear
+        pieces.append(f(v[i], v[i + 1], length))
+    return js.join(pieces, b)
+
+
+def _ref_join_same_family(values: Any, boundaries: Any) -> R.Ref:
+    v, b = [float(x) for x in values], [float(x) for x in boundaries]
+    starts = [0.0, *b]
+    pieces = []
+    for i in range(5):
+        length = (b[i] - starts[i]) if i < 4 else 25.0
+        f = R.cosine if i % 2 == 0 else R.linear
+        pieces.append(f(v[i], v[i + 1], length))
+    return R.join(pieces, b)
+
+
+SF_VALUES = [1.0, 0.6, 0.8, 0.3, 0.4, 0.0]
+SF_BOUNDS = [10.0, 25.0, 30.0, 50.0]
+
+JOIN_CASES = [
+    Case(
+        "join-warmup-cosine",
+        _join_warmup_cosine,
+        _ref_join_warmup_cosine,
+        {"peak": 1.0, "end": 0.1, "w": 10.0, "d": 90.0},
+        (10, 100),
+        lambda i: {"peak": 1.0 + _c(i), "end": 0.01 * i, "w": 10.0 + 5 * i, "d": 90.0 + i},
+        zero={"peak": 1.0, "end": 0.1, "w": 0.0, "d": 0.0},
+    ),
+    Case(
+        "join-mixed-equal-boundaries",
+        _join_mixed,
+        _ref_join_mixed,
+        {"a": 0.5, "b": 1.0, "c": 0.2, "b1": 10.0, "b2": 10.0, "b3": 40.0},
+        (10, 40, 50, 60),
+        lambda i: {"a": 0.5, "b": 1.0 + _c(i), "c": 0.2, "b1": 10.0 + i, "b2": 10.0 + 2 * i, "b3": 40.0 + 3 * i},
+        zero={"a": 0.5, "b": 1.0, "c": 0.2, "b1": 0.0, "b2": 0.0, "b3": 0.0},
+    ),
+    Case(
+        "join-same-family",
+        _join_same_family,
+        _ref_join_same_family,
+        {"values": SF_VALUES, "boundaries": SF_BOUNDS},
+        (10, 25, 30, 50, 75),
+        lambda i: {
+            "values": [1.0 + i, 0.6, 0.8, 0.3 * _c(i), 0.4, 0.0],
+            "boundaries": [10.0, 25.0 + i, 30.0 + i, 50.0 + 2 * i],
+        },
+        zero={"values": SF_VALUES, "boundaries": [10.0, 10.0, 10.0, 50.0]},
+    ),
+    Case(
+        "join-large-boundary",  # exact local steps around 2**30 in float32
+        lambda a, b, n: js.join([js.constant(a), js.linear(a, b, n)], [2.0**30]),
+        lambda a, b, n: R.join([R.constant(a), R.linear(a, b, n)], [2.0**30]),
+        {"a": 1.0, "b": 0.0, "n": 100.0},
+        (2**30, 2**30 + 50, 2**30 + 100),
+        lambda i: {"a": 1.0 + i, "b": 0.1 * i, "n": 100.0 + i},
+    ),
+    Case(
+        "join-traced-large-boundary",
+        lambda a, bd: js.join([js.constant(a), js.linear(a, 0.0, 64.0)], [bd]),
+        lambda a, bd: R.join([R.constant(a), R.linear(a, 0.0, 64.0)], [bd]),
+        {"a": 1.0, "bd": 2.0**30 + 128.0},
+        (2**30 + 128, 2**30 + 128 + 32, 2**30 + 128 + 64),
+        lambda i: {"a": 1.0 + i, "bd": 2.0**30 + 128.0 * (i + 1)},
+    ),
+    Case(
+        "join-fractional-boundary",
+        lambda b1: js.join([js.linear(0.0, 1.0, b1), js.linear(1.0, 0.0, 20.0)], [b1]),
+        lambda b1: R.join([R.linear(0.0, 1.0, b1), R.linear(1.0, 0.0, 20.0)], [b1]),
+        {"b1": 10.5},
+        (10.5, 30.5),
+        lambda i: {"b1": 10.5 + 0.25 * i},
+        zero={"b1": 0.0},
+        extra=(10.25, 10.75, 11.0),
+    ),
+    Case(
+        "join-one-piece",
+        lambda a, n: js.join([js.cosine(a, 0.0, n)], []),
+        lambda a, n: R.join([R.cosine(a, 0.0, n)], []),
+        {"a": 1.0, "n": 30.0},
+        (30,),
+        lambda i: {"a": 1.0 + i, "n": 30.0 + i},
+    ),
+]
+
+
+# ----------------------------------------------------------------------------- warmup, select
+
+WARMUP_CASES = [
+    Case(
+        "warmup-constant",
+        lambda v, w, init: js.warmup(js.constant(v), w, init),
+        lambda v, w, init: R.warmup(R.constant(v), w, init),
+        {"v": 1.0, "w": 16.0, "init": 0.0},
+        (16,),
+        lambda i: {"v": 1.0 + _c(i), "w": 16.0 + i, "init": 0.01 * i},
+        zero={"v": 1.0, "w": 0.0, "init": 0.0},
+    ),
+    Case(
+        "warmup-cosine",
+        lambda peak, end, w, d, init: js.warmup(js.cosine(peak, end, d), w, init),
+        lambda peak, end, w, d, init: R.warmup(R.cosine(peak, end, d), w, init),
+        {"peak": 2.0, "end": 0.2, "w": 25.0, "d": 75.0, "init": 0.1},
+        (25, 100),
+        lambda i: {"peak": 2.0, "end": 0.2 * _c(i), "w": 25.0 + i, "d": 75.0 + 2 * i, "init": 0.1},
+        zero={"peak": 2.0, "end": 0.2, "w": 0.0, "d": 0.0, "init": 0.1},
+    ),
+    Case(
+        "warmup-fractional",
+        lambda w: js.warmup(js.linear(1.0, 0.0, 10.0), w),
+        lambda w: R.warmup(R.linear(1.0, 0.0, 10.0), w),
+        {"w": 4.5},
+        (4.5, 14.5),
+        lambda i: {"w": 4.5 + i},
+        extra=(4.25, 4.75),
+    ),
+]
+
+
+def _select(index: Any, a: float, b: float, n: float) -> js.Schedule:
+    return js.select(index, [js.constant(a), js.linear(a, b, n), js.cosine(a, b, n)])
+
+
+def _ref_select(index: Any, a: float, b: float, n: float) -> R.Ref:
+    return R.select(int(index), [R.constant(a), R.linear(a, b, n), R.cosine(a, b, n)])
+
+
+SELECT_CASES = [
+    Case(
+        f"select-{k}",
+        _select,
+        _ref_select,
+        {"a": 1.0, "b": 0.1, "n": 50.0},
+        (50,),
+        lambda i, k=k: {"index": (k + i) % 3, "a": 1.0 + _c(i), "b": 0.1, "n": 50.0 + i},
+        ints={"index": k},
+        zero={"a": 1.0, "b": 0.1, "n": 0.0},
+    )
+    for k in range(3)
+]
+
+
+# ----------------------------------------------------------------------------- repeat
+
+
+def _rep(period: float, mult: float, decay: float, cycles: float, low: float) -> js.Schedule:
+    return js.repeat(js.cosine(1.0, low, period), period, mult, decay, cycles)
+
+
+def _ref_rep(period: float, mult: float, decay: float, cycles: float, low: float) -> R.Ref:
+    return R.repeat(R.cosine(1.0, low, period), period, mult, decay, cycles)
+
+
+def _rep_case(
+    id: str,
+    period: float,
+    mult: float,
+    n: int,
+    decay: float = 1.0,
+    cycles: float = math.inf,
+    marks: tuple[float, ...] = (),
+    **kw: Any,
+) -> Case:
+    p = {"period": period, "mult": mult, "decay": decay, "cycles": cycles, "low": 0.05}
+
+    def vary(i: int) -> dict[str, float]:
+        q = dict(p)
+        q["low"] = 0.05 + 0.01 * i
+        q["decay"] = decay * (1.0 - 0.02 * i)
+        return q
+
+    # float32 steps beyond 2**24 cannot resolve a cycle: no huge float32 steps for restarts
+    # Finite differences perturb period_mult off 1 or off a short binary fraction, which makes
+    # the exact rational reference expensive per cycle: check gradients within ~40 cycles.
+    # Far out, a restart S_i moves by ~S_i * h / P under the perturbation h: stay below 1e6.
+    fd_max = min(_restarts(period, mult, 40)[-1], 1e6)
+    return Case(
+        id,
+        _rep,
+        _ref_rep,
+        p,
+        marks or _restarts(period, mult, n),
+        vary,
+        float_huge=False,
+        no_fd=("cycles",),
+        fd_max=fd_max,
+        **kw,
+    )
+
+
+# More integer settings (period 1 with growth 10, period 3 with growth 2, ...), every restart
+# below 2**31 and 1000 cycles are checked by the specific tests further down.
+REPEAT_CASES = [
+    _rep_case(
+        "repeat-equal-decay-cycles",
+        7.0,
+        1.0,
+        5,
+        decay=0.5,
+        cycles=4.0,
+        zero={"period": 7.0, "mult": 1.0, "decay": 0.0, "cycles": 2.0, "low": 0.0},
+    ),
+    _rep_case("repeat-mult3", 1.0, 3.0, 15, decay=0.9),
+    _rep_case(
+        "repeat-mult1.5",
+        4.0,
+        1.5,
+        12,
+        decay=0.8,
+        zero={"period": 4.0, "mult": 1.0, "decay": 0.0, "cycles": 1.0, "low": 0.0},
+    ),
+    _rep_case("repeat-mult0.5-cycles", 16.0, 0.5, 5, decay=0.9, cycles=5.0),
+]
+
+
+# ----------------------------------------------------------------------------- arithmetic
+
+ARITH_CASES = [
+    Case(
+        "clip",
+        lambda lo, hi, n: js.clip(js.linear(0.0, 2.0, n), lo, hi),
+        lambda lo, hi, n: R.clip(R.linear(0.0, 2.0, n), lo, hi),
+        {"lo": 0.3, "hi": 1.5, "n": 20.0},
+        (3, 15, 20),  # crossings of lo and hi, end of the ramp
+        lambda i: {"lo": 0.3, "hi": 1.5 + 0.01 * i, "n": 20.0 + i},
+        zero={"lo": 0.3, "hi": 0.3, "n": 0.0},
+    ),
+    Case(
+        "clip-one-sided",
+        lambda hi: js.clip(js.linear(0.0, 2.0, 20.0), hi=hi),
+        lambda hi: R.clip(R.linear(0.0, 2.0, 20.0), hi=hi),
+        {"hi": 1.5},
+        (15, 20),
+        lambda i: {"hi": 1.5 - 0.1 * i},
+    ),
+    Case(
+        "minimum",
+        lambda n1, n2, c: js.minimum(js.cosine(1.0, 0.0, n1), js.linear(0.0, 2.0, n2), c),
+        lambda n1, n2, c: R.minimum(R.cosine(1.0, 0.0, n1), R.linear(0.0, 2.0, n2), c),
+        {"n1": 100.0, "n2": 50.0, "c": 0.8},
+        (20, 29.52, 50, 100),  # linear hits 0.8 at 20; the cosine falls below it at 29.52
+        lambda i: {"n1": 100.0 + i, "n2": 50.0, "c": 0.8 - 0.02 * i},
+        extra=(29.5,),
+    ),
+    Case(
+        "maximum",
+        lambda n, c: js.maximum(js.cosine(1.0, 0.0, n), c),
+        lambda n, c: R.maximum(R.cosine(1.0, 0.0, n), c),
+        {"n": 100.0, "c": 0.25},
+        (66.67, 100),
+        lambda i: {"n": 100.0 + i, "c": 0.25 + 0.01 * i},
+    ),
+    Case(
+        "sum",
+        lambda a, n, c: js.cosine(a, 0.0, n) + c + js.linear(0.0, a, n),
+        lambda a, n, c: R.sum_of(R.cosine(a, 0.0, n), c, R.linear(0.0, a, n)),
+        {"a": 1.0, "n": 40.0, "c": 0.1},
+        (40,),
+        lambda i: {"a": 1.0 + i, "n": 40.0 + i, "c": 0.1 * i},
+        zero={"a": 1.0, "n": 0.0, "c": 0.1},
+    ),
+    Case(
+        "product-scale",
+        lambda w, n, f: f * js.linear(0.0, 1.0, w) * js.cosine(1.0, 0.1, n),
+        lambda w, n, f: R.product_of(f, R.linear(0.0, 1.0, w), R.cosine(1.0, 0.1, n)),
+        {"w": 10.0, "n": 100.0, "f": 2.0},
+        (10, 100),
+        lambda i: {"w": 10.0 + i, "n": 100.0, "f": 2.0 + i},
+        zero={"w": 0.0, "n": 0.0, "f": 2.0},
+    ),
+    Case(
+        "sub-neg-div",
+        lambda a, c, d: -(js.linear(a, 0.0, 30.0) - c) / d + (c - js.constant(a)),
+        lambda a, c, d: R.sum_of(R.scale(R.sum_of(R.linear(a, 0.0, 30.0), -c), -1.0 / d), c - a),
+        {"a": 1.0, "c": 0.25, "d": 4.0},
+        (30,),
+        lambda i: {"a": 1.0 + i, "c": 0.25, "d": 4.0 + i},
+    ),
+]
+
+CASES = JOIN_CASES + WARMUP_CASES + SELECT_CASES + REPEAT_CASES + ARITH_CASES
+# Host-side step handling and x64 do not depend on the combinator: a representative few.
+SOME = [c for c in CASES if c.id in {"join-mixed-equal-boundaries", "warmup-cosine", "select-1", "repeat-mult3", "sum"}]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_values(case: Case) -> None:
+    check_values(case)
+
+
+@pytest.mark.parametrize("case", SOME, ids=str)
+def test_plain_calls(case: Case) -> None:
+    check_plain_calls(case)
+
+
+@pytest.mark.parametrize("case", SOME, ids=str)
+def test_x64(case: Case) -> None:
+    check_x64(case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_traced_fields_and_grad(case: Case) -> None:
+    check_traced_and_grad(case)
+
+
+# ----------------------------------------------------------------------------- specifics
+
+
+def test_join_pieces_see_their_local_step() -> None:
+    # A join of non-constant pieces: a wrong local step changes every value.
+    s = js.join([js.linear(0.0, 1.0, 4), js.linear(5.0, 1.0, 4), js.linear(10.0, 20.0, 10)], [4, 6])
+    out = _ev(s, np.arange(12))
+    np.testing.assert_allclose(out, [0.0, 0.25, 0.5, 0.75, 5.0, 4.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0], rtol=1e-6)
+
+
+def _rep_lin(period: float, mult: float = 1.0, decay: float = 1.0, cycles: float = math.inf, low: float = 0.0) -> Any:
+    """``repeat(linear(1, low, P), ...)`` and its reference: one program structure for all tests below."""
+    s = js.repeat(js.linear(1.0, low, float(period)), float(period), float(mult), float(decay), float(cycles))
+    return s, R.repeat(R.linear(1.0, low, period), period, mult, decay, cycles)
+
+
+def _ev_padded(s: js.Schedule, k: Any, dtype: Any) -> np.ndarray:
+    """Evaluate at steps ``k`` padded to N_POINTS: one compile per dtype for every setting."""
+    k = np.asarray(k)
+    return _ev(s, _pad(k, N_POINTS).astype(dtype))[: len(k)]
+
+
+@pytest.mark.parametrize("period, mult", [(1, 3), (1, 10), (1, 2), (3, 2), (2, 7), (5, 1), (1, 1)])
+def test_repeat_restarts_exactly_at_every_integer_restart(period: int, mult: int) -> None:
+    """At every restart step below 2**31 the value is the cycle's peak (no floored log)."""
+    restarts, s, length = [], 0, period
+    while s + length <= R.INT32_MAX and len(restarts) < N_POINTS // 2:
+        s += length
+        length *= mult
+        restarts.append(s)
+    if mult == 1:  # equal cycles: the last restarts below 2**31 too
+        last = (R.INT32_MAX // period) * period
+        restarts[-4:] = [last - 3 * period, last - 2 * period, last - period, last]
+    n = len(restarts)
+    k = np.asarray(restarts, np.int64)
+    sched, _ = _rep_lin(period, mult)
+    at = _ev_padded(sched, np.concatenate([k, k - 1]), np.int32)
+    np.testing.assert_array_equal(at[:n], 1.0)
+    prev_len = np.asarray([period * mult**i for i in range(n)], np.float64)
+    assert_close_to_peak(at[n:], 1.0 / prev_len, 1.0)  # the previous cycle's last step
+    small = k[k < 2**24]  # float32 steps hold these integers exactly
+    np.testing.assert_array_equal(_ev_padded(sched, small, np.float32), 1.0)
+    # also without the exact integer walk (small steps only take the closed form)
+    np.testing.assert_array_equal(_ev_padded(sched, k[k < 2**14], np.int32), 1.0)
+
+
+def test_repeat_known_floored_log_cases() -> None:
+    # The cases where torch / Keras / timm land in the previous cycle; plain scalar calls.
+    # (period, growth, restart step, length of the cycle before it)
+    for period, mult, k, prev in [
+        (1.0, 3.0, 121, 81),
+        (1.0, 10.0, 111, 100),
+        (1.0, 10.0, 11111, 10**4),
+        (1.0, 2.0, 8191, 4096),
+    ]:
+        s, _ = _rep_lin(period, mult)
+        assert float(s(k)) == 1.0, (period, mult, k)
+        assert float(s(float(k))) == 1.0, (period, mult, k)
+        assert float(s(k - 1)) == pytest.approx(1.0 / prev, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "period, mult, decay, cycles, low, k",
+    [
+        # 1000 cycles, then the last cycle's end value holds
+        (10, 1.0, 0.99, 1000, 0.0, [0, 5, 9990, 9995, 9999, 10000, 10005, R.INT32_MAX]),
+        # equal cycles far out (exact integer arithmetic)
+        (10, 1.0, 1.0, math.inf, 0.1, [10**6, 10**6 + 3, 10**6 + 10, 2**30 + 7, 2**30 + 10, R.INT32_MAX]),
+        # cycles=2.5 runs three cycles (0, 1, 2), then holds cycle 2's end value
+        (10, 1.0, 0.5, 2.5, 0.5, [0, 10, 20, 29, 30, 31, 1000]),
+        # growth 2 with decay, far out
+        (1, 2.0, 0.9, math.inf, 0.0, [2**24 - 1, 2**25 - 2, 2**25 - 1, 2**25, 2**30 - 1, 2**31 - 2, R.INT32_MAX]),
+        # fractional growth 1.5 (restarts 4, 10, 19, 32.5, 52.75, ...)
+        (4, 1.5, 0.8, math.inf, 0.0, [3, 4, 9, 10, 19, 32, 33, 52, 53, 10**4, 10**6]),
+        # shrinking cycles accumulate at P / (1 - m) = 32; the cycle limit holds the end value
+        (16, 0.5, 1.0, 6, 0.0, [0, 15, 16, 23, 24, 28, 30, 31, 40, 10**6]),
+    ],
+)
+def test_repeat_against_reference(period: float, mult: float, decay: float, cycles: float, low: float, k: Any) -> None:
+    s, ref = _rep_lin(period, mult, decay, cycles, low)
+    k = np.asarray(k, np.int64)
+    assert_close_to_peak(_ev_padded(s, k, np.int32), ref(k), 1.0, rtol=2e-6)
+    kf = np.asarray([x for x in k if x < 2**24] + [x + 0.5 for x in k if x < 2**24])
+    assert_close_to_peak(_ev_padded(s, kf, np.float32), ref(kf), 1.0, rtol=2e-6)
+
+
+def test_repeat_holds_and_decays() -> None:
+    ref = R.repeat(R.linear(1.0, 0.0, 10), 10, decay=0.99, cycles=1000)(np.asarray([9990, R.INT32_MAX]))
+    assert ref[0] == pytest.approx(0.99**999) and ref[1] == 0.0
+    ref = R.repeat(R.linear(1.0, 0.0, 16), 16, 0.5, cycles=6)(np.asarray([31, 31.25, 31.5, 40]))
+    np.testing.assert_array_equal(ref, [1.0, 0.5, 0.0, 0.0])  # cycle 5 is [31, 31.5), then the hold
+    ref = R.repeat(R.linear(1.0, 0.5, 10), 10, decay=0.5, cycles=2.5)(np.asarray([30, 1000]))
+    np.testing.assert_allclose(ref, 0.5 * 0.25)
+
+
+def test_select_index_is_a_sweepable_leaf() -> None:
+    pieces = [js.constant(1.0), js.linear(1.0, 0.0, 10), js.cosine(1.0, 0.0, 10)]
+    batch = js.stack([js.select(i, pieces) for i in range(3)])
+    t = jnp.arange(12)
+    out = jax.jit(jax.vmap(lambda s: s(t)))(batch)
+    refs = [R.constant(1.0), R.linear(1.0, 0.0, 10), R.cosine(1.0, 0.0, 10)]
+    for i in range(3):
+        assert_close_to_peak(out[i], refs[i](np.arange(12)), 1.0)
+    traced = jax.jit(lambda i: js.select(i, pieces)(t))(jnp.int32(2))
+    assert_close_to_peak(traced, refs[2](np.arange(12)), 1.0)
+
+
+def test_join_is_cheap_in_the_number_of_pieces() -> None:
+    # 64 cosines of one family: one gathered evaluation; the values still match the reference.
+    n = 64
+    bounds = [float(10 * (i + 1)) for i in range(n - 1)]
+    s = js.join([js.cosine(1.0 + i, 0.5 * i, 10.0) for i in range(n)], bounds)
+    ref = R.join([R.cosine(1.0 + i, 0.5 * i, 10.0) for i in range(n)], bounds)
+    k = np.arange(0, 10 * n + 20, 3)
+    assert_close_to_peak(_ev(s, k), ref(k), float(n))
+
+    def size(m: int) -> int:
+        j = js.join([js.cosine(1.0, 0.0, 10.0) for _ in range(m)], [10.0 * (i + 1) for i in range(m - 1)])
+        return len(jax.make_jaxpr(lambda t: j(t))(jnp.arange(8)).eqns)
+
+    assert size(64) <= size(16) + 8  # the program does not grow with the number of pieces
+
+
+def test_arith_results_are_schedules_and_pytrees() -> None:
+    a, b = js.linear(0.0, 1.0, 10), js.cosine(1.0, 0.0, 10)
+    for s in (a + b, a * b, 2.0 * a, a / 2.0, a - b, -a, js.clip(a, 0.1, 0.9), js.minimum(a, b), js.maximum(a, 0.5)):
+        assert isinstance(s, js.Schedule)
+        leaves, treedef = jax.tree_util.tree_flatten(s)
+        assert all(isinstance(x, jax.Array) for x in leaves)
+        rebuilt = jax.tree_util.tree_unflatten(treedef, leaves)
+        assert all_finite(_ev(rebuilt, np.arange(12)))

@@ -1,0 +1,221 @@
+"""``jaxsched.compat.optax`` against numbers optax 0.2.8 produced (``tests/fixtures/optax_*.json``).
+
+The fixtures were written by ``scripts/make_fixtures_torch_optax.py``, running
+optax under x64. Every case is checked in float32 (1e-6 of the case's peak)
+and under x64 (1e-12). In the float32 test the largest group of cases of one
+structure is built inside ``jit(vmap(...))`` with *every* numeric argument
+traced (boundaries and transition lengths included, which optax's own
+schedules cannot take) and one trace serves two grids. The last tests pin the
+documented differences from optax (``docs/migration_torch_optax.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxsched
+from jaxsched._base import Array, Schedule
+from jaxsched.compat import optax as O
+from tests.test_compat_torch import _check, check_traced, evaluate
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NAMES = (
+    "constant_schedule",
+    "linear_schedule",
+    "polynomial_schedule",
+    "exponential_decay",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "cosine_decay_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    "warmup_constant_schedule",
+    "linear_onecycle_schedule",
+    "cosine_onecycle_schedule",
+    "sgdr_schedule",
+    "join_schedules",
+)
+
+
+@functools.cache
+def load(name: str) -> list[dict[str, Any]]:
+    with open(FIXTURES / f"optax_{name}.json") as f:
+        cases = json.load(f)["cases"]
+    for c in cases:
+        c["lr"] = None  # the shared helpers report it
+    return cases
+
+
+def build(name: str, kwargs: dict[str, Any], *, pairs: str = "dict") -> Schedule:
+    """The jaxsched port of the optax schedule a fixture case describes.
+
+    ``pairs="dict"`` passes ``boundaries_and_scales`` as optax's dict;
+    ``"arrays"`` as ``(boundaries, scales)`` (the form whose boundaries may be traced).
+    """
+    kw = dict(kwargs)
+    bs = kw.get("boundaries_and_scales")
+    if bs is not None:
+        if pairs == "dict":
+            kw["boundaries_and_scales"] = {int(b): s for b, s in bs}
+        else:
+            kw["boundaries_and_scales"] = ([b for b, _ in bs], [s for _, s in bs])
+    if name == "join_schedules":
+        return O.join_schedules([build(c["name"], c["kwargs"], pairs=pairs) for c in kw["schedules"]], kw["boundaries"])
+    return getattr(O, name)(**kw)
+
+
+# ----------------------------------------------------------------------------- parity
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parity_float32_built_under_vmap(name: str) -> None:
+    """float32, 1e-6 of the peak, every case built inside ``jit(vmap(...))`` with every
+    numeric argument traced (boundaries as a traced ``(boundaries, scales)`` pair): one
+    trace serves two grids."""
+    cases = load(name)
+    assert len(cases) >= 10
+
+    def build_one(tree: dict[str, Any], k: Array) -> Array:
+        return build(name, tree["kwargs"], pairs="arrays")(k)[None]
+
+    check_traced(name, cases, lambda c: {"kwargs": c["kwargs"]}, build_one, ("values",))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parity_x64(name: str) -> None:
+    cases = load(name)
+    with jax.enable_x64(True):
+        scheds = [build(name, c["kwargs"]) for c in cases]
+        assert jax.eval_shape(lambda s: s(0), scheds[0]).dtype == jnp.float64
+        _check(name, cases, evaluate(scheds, [c["steps"] for c in cases]), 1e-12)
+
+
+# ----------------------------------------------------------------------------- interop and tracing
+
+
+def test_drop_in_for_an_optax_optimizer() -> None:
+    """The port and optax's own schedule drive optax.sgd to the same parameters."""
+    kw = dict(init_value=0.0, peak_value=0.1, warmup_steps=3, decay_steps=10, end_value=0.01)
+    params = {"w": jnp.ones(3)}
+
+    def train(schedule: Any) -> Array:
+        tx = optax.sgd(schedule)
+
+        @jax.jit
+        def step(p: Any, s: Any) -> Any:
+            u, s = tx.update({"w": jnp.ones(3)}, s, p)
+            return optax.apply_updates(p, u), s
+
+        p, s = params, tx.init(params)
+        for _ in range(12):
+            p, s = step(p, s)
+        return p["w"]
+
+    with jax.numpy_dtype_promotion("standard"):
+        np.testing.assert_allclose(train(O.warmup_cosine_decay_schedule(**kw)), train(optax.warmup_cosine_decay_schedule(**kw)), rtol=1e-6)
+
+
+def test_vmap_where_optax_cannot() -> None:
+    """optax branches in Python on these arguments; ours take them traced."""
+    steps = jnp.arange(0, 30, 3)
+    ws = jnp.asarray([0.0, 2.0, 5.0])
+    ours = jax.jit(jax.vmap(lambda w: O.warmup_cosine_decay_schedule(0.0, 1.0, w, 20)(steps)))(ws)
+    with jax.numpy_dtype_promotion("standard"):  # optax's own code needs standard promotion
+        with pytest.raises(jax.errors.TracerBoolConversionError):
+            jax.vmap(lambda w: optax.warmup_cosine_decay_schedule(0.0, 1.0, w, 20)(steps))(ws)
+        ref = [jax.vmap(optax.warmup_cosine_decay_schedule(0.0, 1.0, w, 20))(steps) for w in (0, 2, 5)]
+        with pytest.raises(jax.errors.TracerBoolConversionError):
+            jax.vmap(lambda r: optax.exponential_decay(1.0, 5, r)(steps))(jnp.asarray([0.5, 0.9]))
+        with pytest.raises(jax.errors.TracerBoolConversionError):
+            jax.vmap(lambda t: optax.linear_schedule(1.0, 0.0, t)(steps))(jnp.asarray([5, 10]))
+    np.testing.assert_allclose(ours, np.stack(ref), rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- documented differences from optax
+
+
+def test_differences_from_optax() -> None:
+    """Inputs optax accepts and turns into NaN/inf or silently reorders; our choices instead."""
+    # A negative decay_rate: optax gives NaN at fractional exponents; we refuse it.
+    assert np.isnan(float(optax.exponential_decay(1.0, 2, -0.5)(1)))
+    with pytest.raises(ValueError, match="decay_rate"):
+        O.exponential_decay(1.0, 2, -0.5)
+    # A negative exponent: optax gives inf at the end of the cosine; we refuse it.
+    assert np.isinf(float(optax.cosine_decay_schedule(1.0, 10, exponent=-1.0)(10)))
+    with pytest.raises(ValueError, match="exponent"):
+        O.cosine_decay_schedule(1.0, 10, exponent=-1.0)
+    # Unsorted join boundaries: optax lets the later entry win; we refuse them.
+    with pytest.raises(ValueError, match="non-decreasing"):
+        O.join_schedules([O.constant_schedule(1.0), O.constant_schedule(2.0), O.constant_schedule(3.0)], [10, 5])
+    # decay_steps <= 0: optax raises for a concrete value; ours raises too, and a traced one gives alpha * init.
+    with pytest.raises(ValueError, match="positive decay_steps"):
+        O.cosine_decay_schedule(1.0, 0)
+    v = jax.jit(lambda d: O.cosine_decay_schedule(2.0, d, alpha=0.25)(jnp.arange(3)))(0.0)
+    np.testing.assert_allclose(v, 0.5)
+    # constant_schedule: optax returns the value as given (a Python int stays an int); ours a float array.
+    assert optax.constant_schedule(5)(0) == 5
+    assert O.constant_schedule(5)(0).dtype == jnp.float32
+
+
+def test_exponential_growth_is_capped() -> None:
+    """decay_rate > 1 without end_value: optax grows without bound; ours stops at init * e**80."""
+    with jax.enable_x64(True):
+        ours = float(O.exponential_decay(1.0, 1, 2.0)(200))
+        theirs = float(optax.exponential_decay(1.0, 1, 2.0)(200))
+    assert theirs == 2.0**200
+    np.testing.assert_allclose(ours, np.exp(80.0), rtol=1e-12)
+
+
+def test_traced_onecycle_knots_truncate_in_the_float_dtype() -> None:
+    """optax's int(pct * T) is float64 Python arithmetic; concrete arguments reproduce it exactly,
+    traced ones truncate pct * T in the schedule's dtype (float32: 0.7f * 10 rounds to 7, not 6.99..)."""
+    pct = float(np.float32(0.7))
+    k = jnp.arange(11)
+    with jax.numpy_dtype_promotion("standard"):
+        ref = np.asarray(jax.vmap(optax.linear_onecycle_schedule(10, 1.0, pct_start=0.3, pct_final=pct))(k))
+    ours = O.linear_onecycle_schedule(10, 1.0, pct_start=0.3, pct_final=pct)
+    traced = jax.jit(lambda p: O.linear_onecycle_schedule(10, 1.0, pct_start=0.3, pct_final=p)(k))(pct)
+    np.testing.assert_allclose(ours(k), ref, rtol=1e-6)
+    assert abs(float(traced[6]) - ref[6]) > 1e-3  # knot at 7 instead of 6
+
+
+def test_dict_key_collisions() -> None:
+    """optax's one-cycle dicts drop a scale when two knots coincide; so do we (the fixtures cover
+    pct_start == pct_final and pct_final == 1), and the pair form keeps both."""
+    ours = O.linear_onecycle_schedule(10, 1.0, pct_start=0.5, pct_final=0.5, div_factor=10.0, final_div_factor=10.0)
+    k = jnp.arange(12)
+    with jax.numpy_dtype_promotion("standard"):
+        ref = optax.linear_onecycle_schedule(10, 1.0, pct_start=0.5, pct_final=0.5, div_factor=10.0, final_div_factor=10.0)
+        want = np.asarray(jax.vmap(ref)(k))
+    np.testing.assert_allclose(ours(k), want, rtol=1e-6)
+    both = O.piecewise_constant_schedule(1.0, ([5, 5], [0.5, 0.5]))
+    np.testing.assert_allclose(both([4, 5]), [1.0, 0.25])
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="non-negative scale"):
+        O.piecewise_constant_schedule(1.0, {5: -0.1})
+    with pytest.raises(ValueError, match="interpolate_type"):
+        O.piecewise_interpolate_schedule("cubic", 1.0, {5: 0.1})
+    with pytest.raises(ValueError, match="transition_steps"):
+        O.cosine_onecycle_schedule(0, 1.0)
+    with pytest.raises(ValueError, match="positive decay_steps"):
+        O.warmup_cosine_decay_schedule(0.0, 1.0, 10, 10)
+    with pytest.raises(ValueError, match="at least one cycle"):
+        O.sgdr_schedule([])
+    with pytest.raises(TypeError, match="staircase"):
+        O.exponential_decay(1.0, 2, 0.5, staircase=1)
+    with pytest.raises(ValueError, match="len\\(boundaries\\)"):
+        O.join_schedules([O.constant_schedule(1.0)], [3])
+    with pytest.raises(TypeError, match="boundaries_and_scales"):
+        O.piecewise_constant_schedule(1.0, [1, 2, 3])
+    assert isinstance(O.join_schedules([lambda k: 1.0 + 0 * k, jaxsched.constant(2.0)], [3]), jaxsched.Join)
