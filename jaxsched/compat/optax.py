@@ -496,3 +496,6 @@ def join_schedules(schedules: Sequence[Schedule | Callable[[Array], Any]], bound
             f"for {len(pieces)} schedules (boundaries={boundaries!r})"
         )
     return _safe_join(pieces, b)
+
+# optax.contrib.reduce_on_plateau: the metric-driven port lives with the plateau state machine.
+from ._plateau_ports import reduce_on_plateau as reduce_on_plateau  # noqa: E402

@@ -770,3 +770,6 @@ def onecycle_momentum(
     k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     values = [(hi, lo), (lo, hi), (hi, hi)] if three_phase else [(hi, lo), (lo, hi)]
     return _onecycle(T, knots, values, k, bool(extrapolate))
+
+# The metric-driven port lives with the plateau state machine (docs/plateau.md).
+from ._plateau_ports import ReduceLROnPlateau as ReduceLROnPlateau  # noqa: E402
