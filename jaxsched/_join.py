@@ -20,7 +20,6 @@ import numpy as np
 from . import _validate as V
 from ._base import Array, Schedule, passed, pytree, safe_div, shift, to_float
 
-
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 
 
