@@ -25,7 +25,9 @@ _WHERE_MAX = 8  # families up to this size select their members with jnp.where, 
 
 def _family_key(s: Schedule) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten(s)
-    return treedef, tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves)
+    if any(jnp.ndim(x) for x in leaves):
+        return object()  # array-valued leaves (piecewise tables): a family of its own
+    return treedef, tuple(jnp.result_type(x) for x in leaves)
 
 
 def _groups(pieces: Sequence[Schedule]) -> list[list[int]]:

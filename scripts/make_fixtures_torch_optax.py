@@ -94,13 +94,13 @@ def f32(x: float) -> float:
 # The tests hold jax.numpy versions of the same families.
 
 PY_LAMBDAS = {
-    "const": lambda a: (lambda k: a),
-    "pow": lambda a: (lambda k: a**k),
-    "warmup": lambda W: (lambda k: min(1.0, (k + 1) / W)),
-    "inv": lambda c: (lambda k: 1.0 / (1.0 + c * k)),
-    "cos": lambda T: (lambda k: 0.5 * (1.0 + math.cos(math.pi * min(k, T) / T))),
-    "every": lambda s, a: (lambda k: a if k % s == 0 else 1.0),
-    "ratio": lambda c: (lambda k: (k + c) / (k + c + 1.0)),
+    "const": lambda a: lambda k: a,
+    "pow": lambda a: lambda k: a**k,
+    "warmup": lambda W: lambda k: min(1.0, (k + 1) / W),
+    "inv": lambda c: lambda k: 1.0 / (1.0 + c * k),
+    "cos": lambda T: lambda k: 0.5 * (1.0 + math.cos(math.pi * min(k, T) / T)),
+    "every": lambda s, a: lambda k: a if k % s == 0 else 1.0,
+    "ratio": lambda c: lambda k: (k + c) / (k + c + 1.0),
 }
 
 
@@ -152,7 +152,11 @@ def _child(rng: random.Random, name: str, short: bool = False, template: int = 0
     if name == "ConstantLR":
         return {"factor": _frac(rng, 0.05, 1.0), "total_iters": rng.randint(1, n)}
     if name == "LinearLR":
-        return {"start_factor": _frac(rng, 0.05, 1.0), "end_factor": _frac(rng, 0.0, 1.0), "total_iters": rng.randint(1, n)}
+        return {
+            "start_factor": _frac(rng, 0.05, 1.0),
+            "end_factor": _frac(rng, 0.0, 1.0),
+            "total_iters": rng.randint(1, n),
+        }
     if name == "ExponentialLR":
         return {"gamma": _frac(rng, 0.8, 1.0)}
     if name == "PolynomialLR":
@@ -170,7 +174,13 @@ def _child(rng: random.Random, name: str, short: bool = False, template: int = 0
     if name == "CosineAnnealingWarmRestarts":
         return {"T_0": rng.randint(1, 8), "T_mult": rng.randint(1, 3), "eta_min": 0.0}
     if name == "CyclicLR":
-        return {"base_lr": _lr(rng), "max_lr": _lr(rng), "step_size_up": rng.randint(1, 6), "mode": rng.choice(["triangular", "triangular2", "exp_range"]), "gamma": _frac(rng, 0.9, 1.0)}
+        return {
+            "base_lr": _lr(rng),
+            "max_lr": _lr(rng),
+            "step_size_up": rng.randint(1, 6),
+            "mode": rng.choice(["triangular", "triangular2", "exp_range"]),
+            "gamma": _frac(rng, 0.9, 1.0),
+        }
     raise ValueError(name)
 
 
@@ -179,18 +189,29 @@ def draw_torch(name: str, rng: random.Random, n_cases: int = 24) -> list[dict[st
     cases: list[dict[str, Any]] = []
 
     def add(kwargs: dict[str, Any], n: int, points: list[float] = (), lr: float | None = None, **extra: Any) -> None:
-        cases.append({"lr": _lr(rng) if lr is None else lr, "kwargs": kwargs, "n": int(n), "points": list(points), **extra})
+        cases.append(
+            {"lr": _lr(rng) if lr is None else lr, "kwargs": kwargs, "n": int(n), "points": list(points), **extra}
+        )
 
     for i in range(n_cases):
         if name == "LambdaLR":
             fam = rng.choice(["pow", "warmup", "inv", "cos", "const"])
-            args = {"pow": [_frac(rng, 0.8, 1.0)], "warmup": [rng.randint(1, 30)], "inv": [f32(rng.uniform(0, 0.5))],
-                    "cos": [rng.randint(1, 60)], "const": [_frac(rng, 0, 2)]}[fam]
+            args = {
+                "pow": [_frac(rng, 0.8, 1.0)],
+                "warmup": [rng.randint(1, 30)],
+                "inv": [f32(rng.uniform(0, 0.5))],
+                "cos": [rng.randint(1, 60)],
+                "const": [_frac(rng, 0, 2)],
+            }[fam]
             add({"lr_lambda": {"fn": fam, "args": args}}, rng.randint(20, 120), args)
         elif name == "MultiplicativeLR":
             fam = rng.choice(["const", "every", "ratio", "inv"])
-            args = {"const": [_frac(rng, 0.9, 1.0)], "every": [rng.randint(1, 10), _frac(rng, 0.3, 1.0)],
-                    "ratio": [f32(rng.uniform(0.5, 10))], "inv": [f32(rng.uniform(0, 0.05))]}[fam]
+            args = {
+                "const": [_frac(rng, 0.9, 1.0)],
+                "every": [rng.randint(1, 10), _frac(rng, 0.3, 1.0)],
+                "ratio": [f32(rng.uniform(0.5, 10))],
+                "inv": [f32(rng.uniform(0, 0.05))],
+            }[fam]
             add({"lr_lambda": {"fn": fam, "args": args}}, rng.randint(20, 100))
         elif name == "StepLR":
             s = [1, 2, rng.randint(1, 40)][i % 3]
@@ -215,8 +236,15 @@ def draw_torch(name: str, rng: random.Random, n_cases: int = 24) -> list[dict[st
             add(kw, (T if kw else 5) + rng.randint(3, 30), [T])
         elif name == "LinearLR":
             T = [0, 1, 5, rng.randint(2, 60)][i % 4]
-            kw = {} if i == 0 else {"start_factor": [1.0, _frac(rng, 0.01, 1.0), f32(1e-3)][i % 3],
-                                    "end_factor": [1.0, 0.0, _frac(rng, 0.0, 1.0)][i % 3 - 1], "total_iters": T}
+            kw = (
+                {}
+                if i == 0
+                else {
+                    "start_factor": [1.0, _frac(rng, 0.01, 1.0), f32(1e-3)][i % 3],
+                    "end_factor": [1.0, 0.0, _frac(rng, 0.0, 1.0)][i % 3 - 1],
+                    "total_iters": T,
+                }
+            )
             add(kw, (T if kw else 5) + rng.randint(3, 30), [T])
         elif name == "ExponentialLR":
             g = [0.5, 1.0, f32(1.01), 0.0, _frac(rng, 0.8, 1.0), _frac(rng, 0.95, 1.0)][i % 6]
@@ -234,9 +262,20 @@ def draw_torch(name: str, rng: random.Random, n_cases: int = 24) -> list[dict[st
             n = T * rng.randint(2, 7) + rng.randint(0, 3)
             add(kw, n, [T * j for j in range(n // T + 1)], lr=lr)
         elif name == "CosineAnnealingWarmRestarts":
-            T0, Tm = [(1, 3), (1, 10), (1, 2), (rng.randint(1, 20), 1), (rng.randint(1, 10), rng.randint(2, 4)), (rng.randint(1, 5), 2)][i % 6]
+            T0, Tm = [
+                (1, 3),
+                (1, 10),
+                (1, 2),
+                (rng.randint(1, 20), 1),
+                (rng.randint(1, 10), rng.randint(2, 4)),
+                (rng.randint(1, 5), 2),
+            ][i % 6]
             lr = _lr(rng)
-            kw = {"T_0": T0} if i % 4 == 3 else {"T_0": T0, "T_mult": Tm, "eta_min": [0.0, f32(lr * rng.uniform(0, 1))][i % 2]}
+            kw = (
+                {"T_0": T0}
+                if i % 4 == 3
+                else {"T_0": T0, "T_mult": Tm, "eta_min": [0.0, f32(lr * rng.uniform(0, 1))][i % 2]}
+            )
             if i % 4 == 3:
                 Tm = 1
             starts, s, L = [], 0, T0
@@ -283,8 +322,16 @@ def draw_torch(name: str, rng: random.Random, n_cases: int = 24) -> list[dict[st
             up = [rng.randint(1, 12), 1, f32(rng.randint(3, 20) / 2)][i % 3]
             down = [None, rng.randint(0, 12), f32(rng.randint(1, 20) / 2), 0][i % 4]
             mode = ["triangular", "triangular2", "exp_range"][i % 3]
-            kw = {"base_lr": _lr(rng), "max_lr": _lr(rng), "step_size_up": up, "step_size_down": down, "mode": mode,
-                  "gamma": _frac(rng, 0.9, 1.0), "base_momentum": _frac(rng, 0.5, 0.9), "max_momentum": _frac(rng, 0.9, 0.99)}
+            kw = {
+                "base_lr": _lr(rng),
+                "max_lr": _lr(rng),
+                "step_size_up": up,
+                "step_size_down": down,
+                "mode": mode,
+                "gamma": _frac(rng, 0.9, 1.0),
+                "base_momentum": _frac(rng, 0.5, 0.9),
+                "max_momentum": _frac(rng, 0.9, 0.99),
+            }
             if i % 8 == 5:
                 kw["scale_fn"] = {"fn": "pow", "args": [_frac(rng, 0.5, 1.0)]}
                 kw["scale_mode"] = "cycle"
@@ -295,17 +342,29 @@ def draw_torch(name: str, rng: random.Random, n_cases: int = 24) -> list[dict[st
                 kw = {"base_lr": kw["base_lr"], "max_lr": kw["max_lr"], "step_size_up": 7}
             C = kw["step_size_up"] + (kw["step_size_up"] if kw.get("step_size_down") is None else kw["step_size_down"])
             n = int(C * rng.uniform(2, 5)) + 2
-            add(kw, n, [C * j for j in range(int(n // C) + 1)] + [C * j + kw["step_size_up"] for j in range(int(n // C) + 1)], lr=0.0)
+            add(
+                kw,
+                n,
+                [C * j for j in range(int(n // C) + 1)] + [C * j + kw["step_size_up"] for j in range(int(n // C) + 1)],
+                lr=0.0,
+            )
         elif name == "OneCycleLR":
             T = [rng.randint(2, 200), rng.randint(2, 30), 1, rng.randint(20, 100)][i % 4]
             pct = [_frac(rng, 0.05, 0.95), 0.3, _frac(rng, 0.0, 0.6)][i % 3]
             if i % 5 == 4:
                 pct = f32(rng.uniform(0, 1.0 / T))  # pct * T < 1: the first phase is empty
             three = i % 2 == 1
-            kw = {"max_lr": _lr(rng), "total_steps": T, "pct_start": pct, "anneal_strategy": ["cos", "linear"][(i // 2) % 2],
-                  "base_momentum": _frac(rng, 0.7, 0.9), "max_momentum": _frac(rng, 0.9, 0.99),
-                  "div_factor": f32(rng.choice([25.0, 10.0, rng.uniform(1, 100)])),
-                  "final_div_factor": f32(rng.choice([1e4, 100.0, rng.uniform(1, 1e5)])), "three_phase": three}
+            kw = {
+                "max_lr": _lr(rng),
+                "total_steps": T,
+                "pct_start": pct,
+                "anneal_strategy": ["cos", "linear"][(i // 2) % 2],
+                "base_momentum": _frac(rng, 0.7, 0.9),
+                "max_momentum": _frac(rng, 0.9, 0.99),
+                "div_factor": f32(rng.choice([25.0, 10.0, rng.uniform(1, 100)])),
+                "final_div_factor": f32(rng.choice([1e4, 100.0, rng.uniform(1, 1e5)])),
+                "three_phase": three,
+            }
             if i % 7 == 3 and T % 2 == 0 and T > 2:
                 del kw["total_steps"]
                 kw["epochs"], kw["steps_per_epoch"] = 2, T // 2
@@ -399,7 +458,9 @@ def torch_case(name: str, case: dict[str, Any], rng: random.Random) -> dict[str,
 # ----------------------------------------------------------------------------- optax configurations
 
 
-def _pairs(rng: random.Random, n: int, lo: int = 0, hi: int = 60, scale: tuple[float, float] = (0.0, 2.0)) -> list[list[float]]:
+def _pairs(
+    rng: random.Random, n: int, lo: int = 0, hi: int = 60, scale: tuple[float, float] = (0.0, 2.0)
+) -> list[list[float]]:
     keys = sorted(set(rng.randint(lo, hi) for _ in range(n)))
     return [[k, f32(rng.uniform(*scale))] for k in keys]
 
@@ -452,8 +513,11 @@ def draw_optax(name: str, rng: random.Random, n_cases: int = 20) -> list[dict[st
             add(kw, (pairs[-1][0] if pairs else 0) + rng.randint(5, 20), [p[0] for p in pairs])
         elif name == "piecewise_interpolate_schedule":
             pairs = _pairs(rng, 8, lo=[0, 1][i % 2], scale=(0.0, 2.0))[: [0, 2, 4][i % 3]]
-            kw = {"interpolate_type": ["linear", "cosine"][i % 2], "init_value": v(),
-                  "boundaries_and_scales": pairs if i % 7 else None}
+            kw = {
+                "interpolate_type": ["linear", "cosine"][i % 2],
+                "init_value": v(),
+                "boundaries_and_scales": pairs if i % 7 else None,
+            }
             add(kw, (pairs[-1][0] if pairs else 0) + rng.randint(5, 20), [p[0] for p in pairs])
         elif name == "cosine_decay_schedule":
             D = [rng.randint(1, 80), 1, f32(rng.randint(2, 40) + 0.5)][i % 3]
@@ -466,7 +530,12 @@ def draw_optax(name: str, rng: random.Random, n_cases: int = 20) -> list[dict[st
         elif name == "warmup_cosine_decay_schedule":
             W = [0, 1, rng.randint(2, 30)][i % 3]
             D = W + rng.randint(1, 60)
-            kw = {"init_value": [0.0, v()][i % 2], "peak_value": v() if i % 5 != 4 else 0.0, "warmup_steps": W, "decay_steps": D}
+            kw = {
+                "init_value": [0.0, v()][i % 2],
+                "peak_value": v() if i % 5 != 4 else 0.0,
+                "warmup_steps": W,
+                "decay_steps": D,
+            }
             if i % 2:
                 kw["end_value"] = [v(), 0.0][i % 4 // 2]
             if i % 3 == 1:
@@ -475,8 +544,13 @@ def draw_optax(name: str, rng: random.Random, n_cases: int = 20) -> list[dict[st
         elif name == "warmup_exponential_decay_schedule":
             W = [0, 1, rng.randint(2, 30)][i % 3]
             T = [rng.randint(1, 20), 0, f32(rng.randint(2, 20) + 0.5)][i % 3]
-            kw = {"init_value": v(), "peak_value": v(), "warmup_steps": W, "transition_steps": T,
-                  "decay_rate": [_frac(rng, 0.3, 1.0), 1.2, 0.0, 0.5][i % 4]}
+            kw = {
+                "init_value": v(),
+                "peak_value": v(),
+                "warmup_steps": W,
+                "transition_steps": T,
+                "decay_rate": [_frac(rng, 0.3, 1.0), 1.2, 0.0, 0.5][i % 4],
+            }
             if i % 2:
                 kw["transition_begin"] = rng.randint(0, 10)
             if i % 3 == 2:
@@ -495,16 +569,31 @@ def draw_optax(name: str, rng: random.Random, n_cases: int = 20) -> list[dict[st
                 pf = ps  # a dict-key collision
             if i % 5 == 2:
                 pf = 1.0  # pct_final * T == T collides with the last key
-            kw = {"transition_steps": T, "peak_value": v(), "pct_start": ps, "pct_final": pf,
-                  "div_factor": f32(rng.choice([25.0, rng.uniform(2, 100)])), "final_div_factor": f32(rng.choice([1e4, rng.uniform(2, 1e5)]))}
+            kw = {
+                "transition_steps": T,
+                "peak_value": v(),
+                "pct_start": ps,
+                "pct_final": pf,
+                "div_factor": f32(rng.choice([25.0, rng.uniform(2, 100)])),
+                "final_div_factor": f32(rng.choice([1e4, rng.uniform(2, 1e5)])),
+            }
             if i == 0:
                 kw = {"transition_steps": 100, "peak_value": kw["peak_value"]}
-            add(kw, kw["transition_steps"] + rng.randint(3, 20), [kw["transition_steps"] * kw.get("pct_start", 0.3), kw["transition_steps"] * kw.get("pct_final", 0.85)])
+            add(
+                kw,
+                kw["transition_steps"] + rng.randint(3, 20),
+                [kw["transition_steps"] * kw.get("pct_start", 0.3), kw["transition_steps"] * kw.get("pct_final", 0.85)],
+            )
         elif name == "cosine_onecycle_schedule":
             T = [rng.randint(10, 200), rng.randint(2, 20), 100][i % 3]
             ps = _good_pct(rng, T, 0.05, 0.95) if i % 6 != 5 else 1.0
-            kw = {"transition_steps": T, "peak_value": v(), "pct_start": ps,
-                  "div_factor": f32(rng.choice([25.0, rng.uniform(2, 100)])), "final_div_factor": f32(rng.choice([1e4, rng.uniform(2, 1e5)]))}
+            kw = {
+                "transition_steps": T,
+                "peak_value": v(),
+                "pct_start": ps,
+                "div_factor": f32(rng.choice([25.0, rng.uniform(2, 100)])),
+                "final_div_factor": f32(rng.choice([1e4, rng.uniform(2, 1e5)])),
+            }
             if i == 0:
                 kw = {"transition_steps": 100, "peak_value": kw["peak_value"]}
             add(kw, kw["transition_steps"] + rng.randint(3, 20), [kw["transition_steps"] * kw.get("pct_start", 0.3)])
@@ -512,17 +601,25 @@ def draw_optax(name: str, rng: random.Random, n_cases: int = 20) -> list[dict[st
             cyc = []
             for j in range([1, 3, 4][i % 3]):
                 W = rng.choice([0, rng.randint(1, 10)])
-                c = {"init_value": [0.0, v()][rng.randint(0, 1)], "peak_value": v(), "warmup_steps": W, "decay_steps": W + rng.randint(1, 40),
-                     "end_value": [v(), 0.0][rng.randint(0, 1)]}
+                c = {
+                    "init_value": [0.0, v()][rng.randint(0, 1)],
+                    "peak_value": v(),
+                    "warmup_steps": W,
+                    "decay_steps": W + rng.randint(1, 40),
+                    "end_value": [v(), 0.0][rng.randint(0, 1)],
+                }
                 if i % 2:
                     c["exponent"] = f32(rng.uniform(0.5, 2))
                 cyc.append(c)
             b = list(np.cumsum([c["decay_steps"] for c in cyc]))
             add({"cosine_kwargs": cyc}, int(b[-1]) + rng.randint(3, 20), [float(x) for x in b])
         elif name == "join_schedules":
-            templates = [["linear_schedule", "cosine_decay_schedule"], ["constant_schedule"],
-                         ["linear_schedule", "exponential_decay", "constant_schedule"],
-                         ["cosine_decay_schedule", "cosine_decay_schedule", "linear_schedule", "exponential_decay"]]
+            templates = [
+                ["linear_schedule", "cosine_decay_schedule"],
+                ["constant_schedule"],
+                ["linear_schedule", "exponential_decay", "constant_schedule"],
+                ["cosine_decay_schedule", "cosine_decay_schedule", "linear_schedule", "exponential_decay"],
+            ]
             kinds = templates[i % len(templates)]
             k = len(kinds)
             kids = []
@@ -603,7 +700,9 @@ def main() -> None:
             continue
         rng = random.Random(2000 + i)
         cases = [optax_case(name, c, rng) for c in draw_optax(name, rng)]
-        total += _dump(os.path.join(OUT, f"optax_{name}.json"), {"peer": f"optax {optax.__version__} (x64)", "cases": cases})
+        total += _dump(
+            os.path.join(OUT, f"optax_{name}.json"), {"peer": f"optax {optax.__version__} (x64)", "cases": cases}
+        )
         print(f"optax {name}: {len(cases)} cases", file=sys.stderr)
     print(f"total {total / 1e6:.2f} MB", file=sys.stderr)
 

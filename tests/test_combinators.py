@@ -513,3 +513,11 @@ def test_arith_results_are_schedules_and_pytrees() -> None:
         assert all(isinstance(x, jax.Array) for x in leaves)
         rebuilt = jax.tree_util.tree_unflatten(treedef, leaves)
         assert all_finite(_ev(rebuilt, np.arange(12)))
+
+
+def test_join_of_array_valued_pieces_keeps_each_piece() -> None:
+    # Pieces whose leaves are arrays (piecewise tables) are never stacked into one family.
+    a = js.piecewise_constant([1.0, 0.5], [2])
+    b = js.piecewise_constant([1.0, 0.25], [3])
+    out = js.join([a, b], [5])(jnp.asarray([0, 2, 6, 9], jnp.int32))
+    np.testing.assert_array_equal(np.asarray(out), [1.0, 0.5, 1.0, 0.25])

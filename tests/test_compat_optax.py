@@ -121,7 +121,9 @@ def test_drop_in_for_an_optax_optimizer() -> None:
         return p["w"]
 
     with jax.numpy_dtype_promotion("standard"):
-        np.testing.assert_allclose(train(O.warmup_cosine_decay_schedule(**kw)), train(optax.warmup_cosine_decay_schedule(**kw)), rtol=1e-6)
+        np.testing.assert_allclose(
+            train(O.warmup_cosine_decay_schedule(**kw)), train(optax.warmup_cosine_decay_schedule(**kw)), rtol=1e-6
+        )
 
 
 def test_vmap_where_optax_cannot() -> None:
@@ -153,6 +155,11 @@ def test_differences_from_optax() -> None:
     assert np.isinf(float(optax.cosine_decay_schedule(1.0, 10, exponent=-1.0)(10)))
     with pytest.raises(ValueError, match="exponent"):
         O.cosine_decay_schedule(1.0, 10, exponent=-1.0)
+    # A negative power: optax gives inf at the end of the transition; we refuse it.
+    with jax.numpy_dtype_promotion("standard"):
+        assert np.isinf(float(optax.polynomial_schedule(1.0, 0.0, -1.0, 10)(10)))
+    with pytest.raises(ValueError, match="power"):
+        O.polynomial_schedule(1.0, 0.0, -1.0, 10)
     # Unsorted join boundaries: optax lets the later entry win; we refuse them.
     with pytest.raises(ValueError, match="non-decreasing"):
         O.join_schedules([O.constant_schedule(1.0), O.constant_schedule(2.0), O.constant_schedule(3.0)], [10, 5])
@@ -194,7 +201,9 @@ def test_dict_key_collisions() -> None:
     ours = O.linear_onecycle_schedule(10, 1.0, pct_start=0.5, pct_final=0.5, div_factor=10.0, final_div_factor=10.0)
     k = jnp.arange(12)
     with jax.numpy_dtype_promotion("standard"):
-        ref = optax.linear_onecycle_schedule(10, 1.0, pct_start=0.5, pct_final=0.5, div_factor=10.0, final_div_factor=10.0)
+        ref = optax.linear_onecycle_schedule(
+            10, 1.0, pct_start=0.5, pct_final=0.5, div_factor=10.0, final_div_factor=10.0
+        )
         want = np.asarray(jax.vmap(ref)(k))
     np.testing.assert_allclose(ours(k), want, rtol=1e-6)
     both = O.piecewise_constant_schedule(1.0, ([5, 5], [0.5, 0.5]))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxsched
 from jaxsched._base import Array, Schedule, float_dtype, pytree, static_field, to_float
 from jaxsched.compat import torch as T
 from tests.helpers import TraceCounter, all_finite, assert_close_to_peak
@@ -146,7 +144,10 @@ def evaluate(schedules: list[Schedule], steps: list[list[int]]) -> list[np.ndarr
     batched = [idx for idx in groups.values() if len(idx) >= 3]
     singles = [i for idx in groups.values() if len(idx) < 3 for i in idx]
     # Stack on the host: an eager jnp.stack compiles once per shape.
-    stacks = [jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *[schedules[i] for i in idx]) for idx in batched]
+    stacks = [
+        jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *[schedules[i] for i in idx])
+        for idx in batched
+    ]
     many, one = _eval_all(
         stacks,
         [np.stack([padded[i] for i in idx]) for idx in batched],
@@ -182,7 +183,7 @@ def parity_cases(name: str) -> list[dict[str, Any]]:
     return cases
 
 
-# ----------------------------------------------------------------------------- building inside jit from traced arguments
+# ----------------------------------------------------------------------------- built inside jit from traced arguments
 
 
 # Named choices that the ports also take as (traceable) indices: swept as numbers.
@@ -395,7 +396,9 @@ def test_plain_lambdas() -> None:
     picked = []
     for name in ("LambdaLR", "MultiplicativeLR"):
         picked += [(name, c) for c in load(name) if c["kwargs"].get("lr_lambda") or c["kwargs"].get("scale_fn")][:3]
-    got = evaluate([build(n, c["lr"], c["kwargs"], lambdas="plain") for n, c in picked], [c["steps"] for _, c in picked])
+    got = evaluate(
+        [build(n, c["lr"], c["kwargs"], lambdas="plain") for n, c in picked], [c["steps"] for _, c in picked]
+    )
     for (n, c), g in zip(picked, got):
         _check(n, [c], [g], 1e-6)
 
@@ -523,6 +526,7 @@ def test_step_edge_semantics() -> None:
     * MultiplicativeLR holds its value from max_steps on; a float step uses its floor.
     * Extension: CosineAnnealingWarmRestarts takes any real T_mult > 0 (torch: an integer) and
       restarts exactly at S_i = T_0 (m^i - 1) / (m - 1): 4, 4 + 6, 10 + 9.
+    * gamma > 1 (growth): the exponent is capped, so ExponentialLR stops at lr * e**80 (torch: 2**200).
     """
     with jax.enable_x64(True):
         seq_mult = T.SequentialLR(
@@ -545,6 +549,7 @@ def test_step_edge_semantics() -> None:
             (mult, [0, 3, 4, 1000]),
             (mult, [2.7]),
             (T.CosineAnnealingWarmRestarts(1.0, T_0=4, T_mult=1.5), [0, 4, 10, 19]),
+            (T.ExponentialLR(1.0, 2.0), [10, 200]),
         )
     want = [
         [0.5, 0.5, 0.35, 0.315, 0.2835, 0.25515],
@@ -560,6 +565,7 @@ def test_step_edge_semantics() -> None:
         [1.0, 0.125, 0.125, 0.125],
         [0.25],
         [1.0, 1.0, 1.0, 1.0],
+        [1024.0, np.exp(80.0)],
     ]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12)
@@ -568,6 +574,10 @@ def test_step_edge_semantics() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="milestones"):
         T.MultiStepLR(1.0, [-1, 3])
+    with pytest.raises(ValueError, match="gamma"):
+        T.ExponentialLR(1.0, -0.5)
+    with pytest.raises(ValueError, match="power"):
+        T.PolynomialLR(1.0, 5, power=-1.0)
     with pytest.raises(ValueError, match="step_size_up"):
         T.CyclicLR(0.1, 1.0, step_size_up=0)
     with pytest.raises(ValueError, match="eta_min"):

@@ -191,7 +191,9 @@ def _boundaries_and_scales(arg: Any) -> tuple[Array, Array]:
         order = jnp.argsort(b, stable=True)
         b, s = b[order], s[order]
     else:
-        raise TypeError(f"boundaries_and_scales must be a dict {{step: scale}} or a pair (boundaries, scales), got {arg!r}")
+        raise TypeError(
+            f"boundaries_and_scales must be a dict {{step: scale}} or a pair (boundaries, scales), got {arg!r}"
+        )
     if not V.is_traced(s) and s.shape[0] and bool(jnp.any(s < 0)):
         raise ValueError(f"boundaries_and_scales expects non-negative scale factors, got {arg!r}")
     return b, s
@@ -253,7 +255,8 @@ def piecewise_interpolate_schedule(interpolate_type: Any, init_value: Any, bound
 def cosine_decay_schedule(init_value: Any, decay_steps: Any, alpha: Any = 0.0, exponent: Any = 1.0) -> Cosine:
     """optax ``cosine_decay_schedule``: cosine decay from ``init_value`` to ``alpha * init_value``.
 
-    .. math:: \\eta(t) = I \\left[(1 - \\alpha) \\left(\\tfrac{1 + \\cos(\\pi \\min(t, T) / T)}{2}\\right)^{p} + \\alpha\\right]
+    .. math:: \\eta(t) = I \\left[(1 - \\alpha)
+              \\left(\\tfrac{1 + \\cos(\\pi \\min(t, T) / T)}{2}\\right)^{p} + \\alpha\\right]
 
     >>> from jaxsched.compat.optax import cosine_decay_schedule
     >>> cosine_decay_schedule(1.0, decay_steps=4, alpha=0.5)([0, 2, 4, 8]).round(6).tolist()
@@ -459,7 +462,9 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Join:
         if not isinstance(kw, dict) or "decay_steps" not in kw:
             raise TypeError(f"cosine_kwargs[{i}] must be a dict of warmup_cosine_decay_schedule arguments, got {kw!r}")
     pieces = tuple(warmup_cosine_decay_schedule(**kw) for kw in cycles)
-    lengths = jnp.stack([V.real(f"cosine_kwargs[{i}]['decay_steps']", kw["decay_steps"]) for i, kw in enumerate(cycles)])
+    lengths = jnp.stack(
+        [V.real(f"cosine_kwargs[{i}]['decay_steps']", kw["decay_steps"]) for i, kw in enumerate(cycles)]
+    )
     return Join(pieces, jnp.cumsum(lengths)[:-1])  # Warmup(Cosine) pieces: scalar leaves, gathered
 
 
@@ -496,6 +501,7 @@ def join_schedules(schedules: Sequence[Schedule | Callable[[Array], Any]], bound
             f"for {len(pieces)} schedules (boundaries={boundaries!r})"
         )
     return _safe_join(pieces, b)
+
 
 # optax.contrib.reduce_on_plateau: the metric-driven port lives with the plateau state machine.
 from ._plateau_ports import reduce_on_plateau as reduce_on_plateau  # noqa: E402

@@ -47,7 +47,7 @@ import numpy as np
 from .. import _presets
 from .. import _validate as V
 from .._arith import Product, Sum
-from .._base import Array, Schedule, float_dtype, pytree, safe_div, shift, static_field, to_float
+from .._base import Array, Schedule, float_dtype, pytree, safe_div, safe_pow, shift, static_field, to_float
 from .._join import Join, Select
 from .._primitives import Constant, Cosine, Exponential, Linear, PiecewiseConstant, PiecewiseLinear, Polynomial
 from .._repeat import Repeat
@@ -262,10 +262,12 @@ def _safe_join(pieces: Sequence[Schedule], boundaries: Array) -> Join:
 def _as_factor(name: str, fn: Any) -> Schedule:
     if isinstance(fn, Schedule):
         return fn
-    if not callable(fn):
-        raise TypeError(f"{name} must be a callable (a jax.numpy function of the step) or a jaxsched schedule, got {fn!r}")
     if isinstance(fn, (list, tuple)):
         raise TypeError(f"{name}: per-param-group lists are not supported; build one schedule per group, got {fn!r}")
+    if not callable(fn):
+        raise TypeError(
+            f"{name} must be a callable (a jax.numpy function of the step) or a jaxsched schedule, got {fn!r}"
+        )
     return Function(fn, float_dtype().name)
 
 
@@ -304,7 +306,9 @@ def LambdaLR(lr: Any, lr_lambda: Callable[[Array], Any] | Schedule) -> Product:
     return Product((Constant(V.value("lr", lr)), _as_factor("lr_lambda", lr_lambda)))
 
 
-def MultiplicativeLR(lr: Any, lr_lambda: Callable[[Array], Any] | Schedule, *, max_steps: int = 10_000) -> Multiplicative:
+def MultiplicativeLR(
+    lr: Any, lr_lambda: Callable[[Array], Any] | Schedule, *, max_steps: int = 10_000
+) -> Multiplicative:
     """torch ``MultiplicativeLR``: the rate is multiplied by ``lr_lambda(k)`` at each step.
 
     .. math:: \\eta(k) = \\eta_0 \\prod_{j=1}^{k} \\lambda(j)
@@ -355,7 +359,7 @@ def MultiStepLR(lr: Any, milestones: Any, gamma: Any = 0.1) -> Multiplicative:
         raise ValueError(f"milestones must be >= 0, got {milestones!r}")
     g = V.nonneg("gamma", gamma)
     n = m.shape[-1]
-    values = g ** jnp.arange(n + 1, dtype=g.dtype)
+    values = safe_pow(g, jnp.arange(n + 1, dtype=g.dtype))  # finite gradients at gamma = 0
     return Multiplicative(V.value("lr", lr), PiecewiseConstant(values, jnp.sort(m)))
 
 
@@ -443,7 +447,9 @@ def CosineAnnealingLR(lr: Any, T_max: Any, eta_min: Any = 0.0) -> Multiplicative
     b = V.value("lr", lr)
     m = V.value("eta_min", eta_min)
     if not (V.is_traced(lr) or V.is_traced(eta_min)) and float(b) == 0.0 and float(m) != 0.0:
-        raise ValueError(f"CosineAnnealingLR: lr=0 with eta_min={eta_min!r} != 0 is not supported (the factor form divides by lr)")
+        raise ValueError(
+            f"CosineAnnealingLR: lr=0 with eta_min={eta_min!r} != 0 is not supported (the factor form divides by lr)"
+        )
     T = V.positive("T_max", T_max)
     one = _one()
     r = safe_div(m, b)
@@ -556,8 +562,15 @@ def SequentialLR(schedulers: Sequence[Schedule], milestones: Any) -> Join:
 
 
 def _cyclic(
-    lo: Any, hi: Any, step_size_up: Any, step_size_down: Any, mode: Any, gamma: Any,
-    scale_fn: Callable[[Array], Any] | None, scale_mode: str, names: tuple[str, str],
+    lo: Any,
+    hi: Any,
+    step_size_up: Any,
+    step_size_down: Any,
+    mode: Any,
+    gamma: Any,
+    scale_fn: Callable[[Array], Any] | None,
+    scale_mode: str,
+    names: tuple[str, str],
 ) -> Schedule:
     up = V.positive("step_size_up", step_size_up)
     if scale_fn is None:
@@ -611,7 +624,9 @@ def CyclicLR(
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
     del cycle_momentum, base_momentum, max_momentum
-    return _cyclic(base_lr, max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, ("base_lr", "max_lr"))
+    return _cyclic(
+        base_lr, max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, ("base_lr", "max_lr")
+    )
 
 
 def cyclic_momentum(
@@ -642,12 +657,21 @@ def cyclic_momentum(
     if not cycle_momentum:
         raise ValueError("cyclic_momentum: cycle_momentum=False means torch does not schedule momentum")
     return _cyclic(
-        max_momentum, base_momentum, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode,
+        max_momentum,
+        base_momentum,
+        step_size_up,
+        step_size_down,
+        mode,
+        gamma,
+        scale_fn,
+        scale_mode,
         ("max_momentum", "base_momentum"),
     )
 
 
-def _onecycle_knots(total_steps: Any, epochs: Any, steps_per_epoch: Any, pct_start: Any, three_phase: Any) -> tuple[Array, Array]:
+def _onecycle_knots(
+    total_steps: Any, epochs: Any, steps_per_epoch: Any, pct_start: Any, three_phase: Any
+) -> tuple[Array, Array]:
     if not isinstance(three_phase, (bool, np.bool_)):
         raise TypeError(f"three_phase must be a bool (it sets the number of phases), got {three_phase!r}")
     if total_steps is not None:
@@ -770,6 +794,7 @@ def onecycle_momentum(
     k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     values = [(hi, lo), (lo, hi), (hi, hi)] if three_phase else [(hi, lo), (lo, hi)]
     return _onecycle(T, knots, values, k, bool(extrapolate))
+
 
 # The metric-driven port lives with the plateau state machine (docs/plateau.md).
 from ._plateau_ports import ReduceLROnPlateau as ReduceLROnPlateau  # noqa: E402
