@@ -19,7 +19,7 @@ from ._arith import minimum as minimum
 from ._base import Schedule as Schedule
 from ._config import from_config as from_config
 from ._config import from_json as from_json
-from ._config import register as register_config
+from ._config import register as register_config  # noqa: F401  (public: jaxsched.register_config)
 from ._config import to_config as to_config
 from ._config import to_json as to_json
 from ._grid import Grid as Grid

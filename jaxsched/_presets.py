@@ -58,8 +58,9 @@ def warmup_cosine(
               & t \\ge W \\end{cases}
 
     ``total_steps`` (N) is the whole run, warmup included (as optax's
-    ``decay_steps``). ``exponent=None`` means ``e = 1`` with no power computed. Matches ``optax.warmup_cosine_decay_schedule(init_value,
-    peak_value, warmup_steps, total_steps, end_value, exponent)``.
+    ``decay_steps``). ``exponent=None`` means ``e = 1`` with no power computed.
+    Matches ``optax.warmup_cosine_decay_schedule(init_value, peak_value,
+    warmup_steps, total_steps, end_value, exponent)``.
 
     >>> import jaxsched
     >>> s = jaxsched.warmup_cosine(1.0, total_steps=110, warmup_steps=10)
@@ -123,7 +124,9 @@ def warmup_inverse_sqrt(
     W = V.length("warmup_steps", warmup_steps)
     if timescale is None:
         if _concrete(warmup_steps) and float(W) == 0.0:
-            raise ValueError("warmup_inverse_sqrt: timescale is required when warmup_steps=0 (it defaults to warmup_steps)")
+            raise ValueError(
+                "warmup_inverse_sqrt: timescale is required when warmup_steps=0 (it defaults to warmup_steps)"
+            )
         tau = W
     else:
         tau = V.positive("timescale", timescale)
@@ -164,7 +167,9 @@ def wsd(
     N = V.length("total_steps", total_steps)
     W = V.length("warmup_steps", warmup_steps)
     if decay_steps is not None and decay_fraction is not None:
-        raise TypeError(f"wsd: give decay_steps or decay_fraction, not both (got {decay_steps!r} and {decay_fraction!r})")
+        raise TypeError(
+            f"wsd: give decay_steps or decay_fraction, not both (got {decay_steps!r} and {decay_fraction!r})"
+        )
     if decay_steps is None:
         frac = V.real("decay_fraction", 0.2 if decay_fraction is None else decay_fraction, lo=0.0, hi=1.0)
         D = frac * N
@@ -332,7 +337,9 @@ def cyclic(
     up = V.length("step_size_up", step_size_up)
     down = up if step_size_down is None else V.length("step_size_down", step_size_down)
     if _concrete(step_size_up, step_size_down) and float(up + down) <= 0:
-        raise ValueError(f"cyclic: step_size_up + step_size_down must be > 0, got {step_size_up!r} and {step_size_down!r}")
+        raise ValueError(
+            f"cyclic: step_size_up + step_size_down must be > 0, got {step_size_up!r} and {step_size_down!r}"
+        )
     k = V.choice("mode", mode, CYCLIC_MODES)
     g = V.positive("gamma", gamma)
     one = _one()

@@ -75,7 +75,8 @@ def real(
     with np.errstate(over="ignore"):
         out = a.astype(np.dtype(dtype))
     if finite and not np.isfinite(out[np.isfinite(a)]).all():
-        raise ValueError(f"{name} overflows {np.dtype(dtype).name} (largest {np.finfo(np.dtype(dtype)).max:.4g}), got {x!r}")
+        top = np.finfo(np.dtype(dtype)).max
+        raise ValueError(f"{name} overflows {np.dtype(dtype).name} (largest {top:.4g}), got {x!r}")
     return jnp.asarray(out)
 
 

@@ -54,7 +54,9 @@ def assert_close_to_peak(actual: Any, expected: Any, peak: float, rtol: float = 
     tol = rtol * max(abs(peak), 1e-30) + 1e-30
     err = np.max(np.abs(a - e)) if a.size else 0.0
     assert a.shape == e.shape, (a.shape, e.shape)
-    assert err <= tol, f"max abs error {err:.3g} > {tol:.3g} (peak {peak}); actual={a.ravel()[:8]} expected={e.ravel()[:8]}"
+    assert err <= tol, (
+        f"max abs error {err:.3g} > {tol:.3g} (peak {peak}); actual={a.ravel()[:8]} expected={e.ravel()[:8]}"
+    )
 
 
 def all_finite(tree: Any) -> bool:

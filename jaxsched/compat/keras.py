@@ -426,4 +426,4 @@ def from_keras_config(config: Any) -> Schedule:
     kwargs = {k: (v if k == "name" else _plain(k, v)) for k, v in inner.items()}
     return fn(**kwargs)
 
-from ._plateau_ports import keras_reduce_lr_on_plateau as ReduceLROnPlateau  # noqa: E402, N812
+from ._plateau_ports import keras_reduce_lr_on_plateau as ReduceLROnPlateau  # noqa: E402, F401, N812
