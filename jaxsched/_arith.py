@@ -26,11 +26,12 @@ class Sum(Schedule):
     """``lr(t) = sum_i s_i(t)``."""
 
     terms: tuple[Schedule, ...]
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
-        out = self.terms[0]._eval(t)
+        out = self.terms[0]._at(t)
         for s in self.terms[1:]:
-            out = out + s._eval(t)
+            out = out + s._at(t)
         return out
 
 
@@ -39,11 +40,12 @@ class Product(Schedule):
     """``lr(t) = prod_i s_i(t)``."""
 
     factors: tuple[Schedule, ...]
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
-        out = self.factors[0]._eval(t)
+        out = self.factors[0]._at(t)
         for s in self.factors[1:]:
-            out = out * s._eval(t)
+            out = out * s._at(t)
         return out
 
 
@@ -54,9 +56,10 @@ class Clip(Schedule):
     schedule: Schedule
     lo: Array
     hi: Array
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
-        return jnp.clip(self.schedule._eval(t), self.lo, self.hi)
+        return jnp.clip(self.schedule._at(t), self.lo, self.hi)
 
 
 @pytree
@@ -65,12 +68,13 @@ class Extremum(Schedule):
 
     schedules: tuple[Schedule, ...]
     op: str = static_field(default="min")
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
         f = jnp.minimum if self.op == "min" else jnp.maximum
-        out = self.schedules[0]._eval(t)
+        out = self.schedules[0]._at(t)
         for s in self.schedules[1:]:
-            out = f(out, s._eval(t))
+            out = f(out, s._at(t))
         return out
 
 

@@ -94,11 +94,6 @@ def as_time(step: Any) -> Array:
     )
 
 
-def to_float(t: Array, dtype: Any) -> Array:
-    """Internal time as a float of ``dtype``."""
-    return t.astype(dtype) if t.dtype != dtype else t
-
-
 def _max_float_in(int_dtype: Any, dtype: Any) -> float:
     """The largest value of float ``dtype`` that fits in ``int_dtype`` (2**31 - 128 for int32, float32)."""
     top = np.asarray(np.iinfo(int_dtype).max, dtype=np.dtype(dtype))
@@ -107,35 +102,40 @@ def _max_float_in(int_dtype: Any, dtype: Any) -> float:
     return float(top)
 
 
-def shift(t: Array, start: Array, dtype: Any) -> Array:
-    """``t - start`` as a float of ``dtype``, exact for integer ``t``.
+def shift(t: Any, start: Array, dtype: Any) -> Array:
+    """``t - start`` as a float of ``dtype``, exact before the final rounding for integer or pair ``t``.
 
     For an integer step the integer part of ``start`` is subtracted in integer
     arithmetic before the cast, so a local step stays exact for global steps up
     to 2**31 - 1 even in float32 (only the local result is rounded).
     """
-    start = jnp.asarray(start, dtype)
-    if jnp.issubdtype(t.dtype, jnp.integer):
-        info = jnp.iinfo(t.dtype)
-        lo = jnp.asarray(float(info.min) / 2, dtype)
-        hi = jnp.asarray(_max_float_in(t.dtype, dtype), dtype)  # starts up to 2**31 - 128 stay exact
-        s = jnp.clip(start, lo, hi)
-        whole = jnp.floor(s)
-        # A start beyond the int range keeps its distance (and sign) through the float part.
-        far = jnp.clip(start, -float(jnp.finfo(dtype).max) / 4, float(jnp.finfo(dtype).max) / 4)
-        return (t - whole.astype(t.dtype)).astype(dtype) - (far - whole)
-    return to_float(t, dtype) - start
+    return to_float(sub_time(t, start, dtype), dtype)
 
 
-def passed(t: Array, boundaries: Array, dtype: Any) -> Array:
+def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
     """How many ``boundaries`` are ``<= t`` (the index of the active piece).
 
-    Exact for integer ``t``: ``k >= b`` iff ``k >= ceil(b)``. Boundaries are
-    expected sorted; unsorted traced boundaries still give a finite index.
+    Exact for integer ``t`` (``k >= b`` iff ``k >= ceil(b)``) and for a pair
+    ``k + r`` (compared as ``(k, r)`` against ``(floor(b), b - floor(b))``).
+    Boundaries are expected sorted; unsorted traced boundaries still give a
+    finite index.
     """
     n = boundaries.shape[-1]
     if n == 0:
-        return jnp.zeros(jnp.shape(t), jnp.int32)
+        return jnp.zeros(time_shape(t), jnp.int32)
+    if isinstance(t, Pair) and t.r is None:
+        t = t.k
+    if isinstance(t, Pair):
+        bk, br, fits = _int_split(boundaries.astype(t.r.dtype), t.k.dtype)
+        br = jnp.where(fits, br, jnp.where(boundaries > 0, 2.0, -1.0))  # beyond the int range: never / always
+
+        def ge(j: Any) -> Array:
+            kj, rj = bk[j], br[j]
+            return (t.k > kj) | ((t.k == kj) & (t.r >= rj))
+
+        if n <= 64:
+            return _count_chain(ge, n)
+        return _count_search(ge, n, t.shape)
     if jnp.issubdtype(t.dtype, jnp.integer):
         info = jnp.iinfo(t.dtype)
         c = jnp.clip(jnp.ceil(boundaries), float(info.min) / 2, _max_float_in(t.dtype, boundaries.dtype))
@@ -145,17 +145,161 @@ def passed(t: Array, boundaries: Array, dtype: Any) -> Array:
         keys = boundaries
         q = to_float(t, dtype)
     if n <= 64:  # a compare-and-add chain vectorises; binary search does not
-        idx = jnp.zeros(jnp.shape(q), jnp.int32)
-        for j in range(n):
-            idx = idx + (q >= keys[j]).astype(jnp.int32)
-        return idx
+        return _count_chain(lambda j: q >= keys[j], n)
     return jnp.searchsorted(keys, q, side="right", method="scan_unrolled").astype(jnp.int32)
+
+
+def _count_chain(ge: Any, n: int) -> Array:
+    idx = ge(0).astype(jnp.int32)
+    for j in range(1, n):
+        idx = idx + ge(j).astype(jnp.int32)
+    return idx
+
+
+def _count_search(ge: Any, n: int, shape: tuple[int, ...]) -> Array:
+    """Branchless binary search: the number of sorted keys ``j`` with ``ge(j)``."""
+    count = jnp.zeros(shape, jnp.int32)
+    step = 1 << (n.bit_length() - 1)
+    while step:
+        cand = count + step
+        ok = (cand <= n) & ge(jnp.minimum(cand, n) - 1)
+        count = jnp.where(ok, cand, count)
+        step >>= 1
+    return count
+
+
+class Pair:
+    """An exact internal time ``k + r``: an integer ``k`` and a float offset ``r`` in ``[0, 1)``.
+
+    Combinators (``join``, ``warmup``) hand a pair to the children that accept
+    one (``_takes_pair``), so a local step ``t - start`` stays exact in float32
+    for integer steps up to 2**31 - 1 however deep the nesting: a restart or a
+    boundary far above 2**24 still falls on the right step. Children that do not
+    accept one get the float ``k + r`` (or ``k`` itself while ``r`` is None, an
+    integer time). Internal only: never leaves a trace.
+
+    ``top`` is the global integer step the pair was made from, an upper bound
+    of ``k``. It does not depend on any hyperparameter, so a decision taken on
+    it (``repeat``'s choice of its exact path) stays unbatched under ``vmap``
+    over a grid of settings, and ``lax.cond`` still runs one branch.
+
+    ``exact`` (static) is that decision when it was taken once for the whole
+    schedule (see :func:`eval_time`): True where some step needs ``repeat``'s
+    exact integer path, False where none does, None where each ``repeat``
+    decides for itself.
+    """
+
+    __slots__ = ("k", "r", "top", "exact")
+
+    def __init__(self, k: Array, r: Array | None, top: Array, exact: bool | None = None) -> None:
+        self.k, self.r, self.top, self.exact = k, r, top, exact
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return jnp.shape(self.k) if self.r is None else jnp.broadcast_shapes(jnp.shape(self.k), jnp.shape(self.r))
+
+    def offset(self, dtype: Any) -> Array:
+        return jnp.zeros((), dtype) if self.r is None else self.r.astype(dtype)
+
+
+def as_pair(t: Any) -> Any:
+    """An integer time as a :class:`Pair` (no offset); pairs and float times unchanged."""
+    if isinstance(t, Pair) or not jnp.issubdtype(t.dtype, jnp.integer):
+        return t
+    return Pair(t, None, t)
+
+
+def time_shape(t: Any) -> tuple[int, ...]:
+    return t.shape if isinstance(t, Pair) else jnp.shape(t)
+
+
+def to_float(t: Any, dtype: Any) -> Array:
+    """Internal time as a float of ``dtype``."""
+    if isinstance(t, Pair):
+        k = t.k.astype(dtype)
+        return k if t.r is None else k + t.r.astype(dtype)
+    return t.astype(dtype) if t.dtype != dtype else t
+
+
+def _int_split(x: Array, idt: Any) -> tuple[Array, Array, Array]:
+    """``x = whole + frac`` with ``whole`` an int of ``idt`` and ``frac`` in ``[0, 1)``.
+
+    ``x`` is clipped into the range of exact integers first; ``fits`` says
+    where it was not (there ``whole`` and ``frac`` describe the clipped value).
+    """
+    hi = _max_float_in(idt, x.dtype)
+    lo = -hi
+    fits = (x >= lo) & (x <= hi)
+    xc = jnp.clip(x, lo, hi)
+    whole = jnp.floor(xc)
+    return whole.astype(idt), xc - whole, fits
+
+
+def sub_time(t: Any, start: Array, dtype: Any) -> Any:
+    """``t - start``: a :class:`Pair` for an integer or pair ``t`` (exact), else a float."""
+    start = jnp.asarray(start, dtype)
+    if not isinstance(t, Pair) and not jnp.issubdtype(t.dtype, jnp.integer):
+        return to_float(t, dtype) - start
+    t = as_pair(t)
+    idt = t.k.dtype
+    # Starts lie in [0, 2**31) for valid settings; a traced one beyond keeps its distance in the offset.
+    ws, fs, _ = _int_split(jnp.clip(start, 0.0, None), idt)
+    far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
+    k = t.k - ws
+    r = t.offset(dtype) - fs - far
+    carry = jnp.clip(jnp.floor(r), -1.0, 0.0)  # r in (-1, 1) for valid settings
+    return Pair(k + carry.astype(idt), r - carry, t.top, t.exact)
+
+
+def clip_time(t: Any, hi: Array | None = None) -> Any:
+    """``t`` clipped into ``[0, hi]`` (``hi=None``: only below), exactly for a pair."""
+    if not isinstance(t, Pair):
+        return jnp.maximum(t, 0.0) if hi is None else jnp.clip(t, 0.0, hi)
+    k, r = t.k, t.r
+    dt = r.dtype if r is not None else (jnp.asarray(hi).dtype if hi is not None else float_dtype())
+    neg = is_negative(t)
+    k = jnp.where(neg, jnp.zeros_like(k), k)
+    r = None if r is None else jnp.where(neg, jnp.zeros_like(r), r)
+    if hi is not None:
+        hk, hr, fits = _int_split(jnp.asarray(hi, dt), k.dtype)
+        over = fits & ((k > hk) | ((k == hk) & (t.offset(dt) > hr)))
+        k = jnp.where(over, hk, k)
+        r = jnp.where(over, hr, jnp.zeros_like(hr) if r is None else r)
+    return Pair(k, r, t.top, t.exact)
+
+
+def is_negative(t: Any) -> Array:
+    """``t < 0``, exactly for a pair."""
+    if isinstance(t, Pair):
+        if t.r is None:
+            return t.k < 0
+        return (t.k < 0) | (t.k.astype(t.r.dtype) + t.r < 0)
+    return t < 0
+
+
+@jax.custom_jvp
+def ratio(num: Array, den: Array) -> Array:
+    """``num / den`` whose derivative is ``(dnum - q dden) / den``, ``q = num / den``.
+
+    JAX differentiates a division as ``-num * den**-2``: for ``|den|`` below
+    ~1e-19 (float32) the square underflows and even ``num == 0`` gives a NaN
+    gradient. This form stays finite wherever the quotient is bounded.
+    """
+    return num / den
+
+
+@ratio.defjvp
+def _ratio_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    num, den = primals
+    dnum, dden = tangents
+    q = num / den
+    return q, (dnum - q * dden) / den
 
 
 def safe_div(num: Array, den: Array) -> Array:
     """``num / den`` with 0 where ``den == 0``; finite value and gradient."""
     ok = den != 0
-    return jnp.where(ok, num / jnp.where(ok, den, jnp.ones_like(den)), jnp.zeros_like(num))
+    return jnp.where(ok, ratio(num, jnp.where(ok, den, jnp.ones_like(den))), jnp.zeros_like(num))
 
 
 def safe_pow(x: Array, p: Array) -> Array:
@@ -174,12 +318,46 @@ def safe_sqrt(x: Array) -> Array:
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, jnp.ones_like(x))), jnp.zeros_like(x))
 
 
+def _nodes(s: Any) -> Any:
+    """Every schedule in the tree under ``s`` (``s`` included)."""
+    if isinstance(s, Schedule):
+        yield s
+        for f in dataclasses.fields(s):  # type: ignore[arg-type]
+            yield from _nodes(getattr(s, f.name))
+    elif isinstance(s, (tuple, list)):
+        for x in s:
+            yield from _nodes(x)
+
+
+def eval_time(schedule: Schedule, t: Array) -> Array:
+    """Evaluate at a normalised time (:func:`as_time`): the entry point of every call.
+
+    A schedule with restarts needs ``repeat``'s exact integer path only for
+    large integer steps (2**14 and up in float32). That is decided here, once
+    for the whole tree and on the steps alone, by one ``lax.cond`` whose
+    branches each evaluate the whole schedule: every piece of it fuses into
+    one loop per branch, and under ``vmap`` over settings the predicate stays
+    unbatched, so only one branch runs.
+    """
+    if not jnp.issubdtype(t.dtype, jnp.integer):
+        return schedule._eval(t)
+    limits = [2 ** (jnp.finfo(s.period.dtype).nmant - 9) for s in _nodes(schedule) if getattr(s, "_restarts", False)]
+    if not limits:
+        return schedule._eval(t)
+    lim = jnp.asarray(min(min(limits), int(jnp.iinfo(t.dtype).max)), t.dtype)
+    return jax.lax.cond(
+        jnp.any(t >= lim),
+        lambda: schedule._at(Pair(t, None, t, exact=True)),
+        lambda: schedule._at(Pair(t, None, t, exact=False)),
+    )
+
+
 @jax.jit
 def _evaluate(schedule: Schedule, t: Array) -> Array:
     # One compiled program per schedule structure and step shape: an eager call
     # would otherwise dispatch (and compile) every small op on its own. Inside an
     # outer jit/vmap/grad this is inlined like any jitted function.
-    return schedule._eval(t)
+    return eval_time(schedule, t)
 
 
 class Schedule:
@@ -194,8 +372,17 @@ class Schedule:
     def __call__(self, step: Any) -> Array:
         return _evaluate(self, as_time(step))
 
+    # Whether ``_eval`` accepts a :class:`Pair` time (exact local steps from a combinator).
+    _takes_pair = False
+
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _at(self, t: Any) -> Array:
+        """``_eval`` at an internal time; combinators call their children through this."""
+        if isinstance(t, Pair) and not self._takes_pair:
+            t = t.k if t.r is None else to_float(t, t.r.dtype)
+        return self._eval(t)
 
     @property
     def dtype(self) -> np.dtype:

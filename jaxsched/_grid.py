@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._base import Schedule, as_time
+from ._base import Schedule, as_time, eval_time
 
 
 def _is_axis(v: Any) -> bool:
@@ -395,4 +395,4 @@ def evaluate(schedules: Any, step: Any) -> jax.Array:
 @jax.jit
 def _evaluate(schedules: Schedule, t: jax.Array) -> jax.Array:
     # One compiled program per schedule structure and step shape, instead of one dispatch per op.
-    return jax.vmap(lambda s: s._eval(t))(schedules)
+    return jax.vmap(lambda s: eval_time(s, t))(schedules)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._base import Array, Schedule, passed, pytree, safe_div, shift, to_float
+from ._base import Array, Schedule, clip_time, is_negative, passed, pytree, safe_div, sub_time, to_float
 
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 
@@ -44,6 +44,7 @@ class Join(Schedule):
 
     schedules: tuple[Schedule, ...]
     boundaries: Array
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
         pieces = self.schedules
@@ -54,14 +55,14 @@ class Join(Schedule):
         starts = jnp.concatenate([zero, b])
         lens = jnp.maximum(jnp.concatenate([b, jnp.full((1,), jnp.inf, dt)]) - starts, 0.0)
         if n == 1:
-            return pieces[0]._eval(t)
+            return pieces[0]._at(t)
         idx = passed(t, b, dt)
         out = None
         for members in _groups(pieces):
             if len(members) == 1:
                 (j,) = members
-                local = jnp.clip(shift(t, starts[j], dt), 0.0, lens[j])
-                val = pieces[j]._eval(local)
+                local = clip_time(sub_time(t, starts[j], dt), lens[j])
+                val = pieces[j]._at(local)
                 sel = idx == j
             else:
                 # Gather the members' hyperparameters by the active piece.
@@ -86,8 +87,8 @@ class Join(Schedule):
                     picked = [jnp.take(jnp.stack(col), pos, axis=0) for col in cols]
                 *gathered, st, ln = picked
                 piece = jax.tree_util.tree_unflatten(treedef, gathered)
-                local = jnp.clip(shift(t, st, dt), 0.0, ln)
-                val = piece._eval(local)
+                local = clip_time(sub_time(t, st, dt), ln)
+                val = piece._at(local)
                 sel = jnp.asarray(in_group)[idx]
             out = val if out is None else jnp.where(sel, val, out)
         return out
@@ -105,16 +106,17 @@ class Warmup(Schedule):
     steps: Array
     init_value: Array
     target: Array | None = None
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
-        local = shift(t, self.steps, dt)
+        local = sub_time(t, self.steps, dt)
         peak = self.schedule._eval(jnp.zeros((), dt)) if self.target is None else self.target
         ramp = self.init_value + (peak - self.init_value) * jnp.clip(
             safe_div(to_float(t, dt), self.steps), 0.0, 1.0
         )
-        main = self.schedule._eval(jnp.maximum(local, 0.0))
-        return jnp.where(local < 0, ramp, main)
+        main = self.schedule._at(clip_time(local))
+        return jnp.where(is_negative(local), ramp, main)
 
 
 @pytree
@@ -123,9 +125,10 @@ class Select(Schedule):
 
     index: Array
     schedules: tuple[Schedule, ...]
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
-        vals = [s._eval(t) for s in self.schedules]
+        vals = [s._at(t) for s in self.schedules]
         out = vals[0]
         for i, v in enumerate(vals[1:], start=1):
             out = jnp.where(self.index == i, v, out)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from . import _validate as V
 from . import functional as F
-from ._base import Array, Schedule, passed, pytree, safe_div, shift, static_field, to_float
+from ._base import Array, Schedule, passed, pytree, safe_div, shift, static_field, time_shape, to_float
 
 # ----------------------------------------------------------------------------- classes
 
@@ -115,6 +115,7 @@ class PiecewiseConstant(Schedule):
 
     values: Array
     boundaries: Array
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
         idx = passed(t, self.boundaries, self.values.dtype)
@@ -127,11 +128,12 @@ class PiecewiseLinear(Schedule):
 
     values: Array
     boundaries: Array
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
         n = self.boundaries.shape[-1]
         if n == 1:
-            return jnp.broadcast_to(self.values[..., 0], jnp.shape(t))
+            return jnp.broadcast_to(self.values[..., 0], time_shape(t))
         dt = self.values.dtype
         idx = passed(t, self.boundaries, dt)
         i = jnp.clip(idx, 1, n - 1)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _validate as V
-from ._base import Array, Schedule, _max_float_in, pytree, safe_div, shift, to_float
+from ._base import Array, Pair, Schedule, _max_float_in, pytree, safe_div, to_float
 
 
 def _snap(s: Array, integral: Array | None = None) -> Array:
@@ -35,6 +35,40 @@ def _snap(s: Array, integral: Array | None = None) -> Array:
         tol = jnp.where(integral, 0.5, tol)
     snapped = s + jax.lax.stop_gradient(r - s)
     return jnp.where(jnp.abs(s - r) <= tol, snapped, s)
+
+
+def _floordiv(k: Array, p: Array) -> Array:
+    """``k // p`` for integers ``k >= 0`` and ``1 <= p``, through float division (vectorised, unlike
+    integer division) corrected twice in integer arithmetic. Products may wrap; the remainders they
+    give are still exact (two's complement)."""
+    f = jnp.float32 if k.dtype == jnp.int32 else jnp.float64
+    pf = p.astype(f)
+    q = jnp.floor(k.astype(f) / pf).astype(k.dtype)
+    q = q + jnp.floor((k - q * p).astype(f) / pf).astype(k.dtype)
+    r = k - q * p
+    return q + (r >= p).astype(k.dtype) - (r < 0).astype(k.dtype)
+
+
+def _restart_table(p: Array, m: Array) -> tuple[Array, Array, Array, Array]:
+    """Restart points of cycles ``p, p m, p m**2, ...`` (integers) up to the int range, one row per setting.
+
+    Returns ``(S, L, exact, exists)`` for restarts ``j = 1 .. bits - 1``: ``S[j]`` the step of restart
+    ``j``, ``L[j]`` the length of the cycle it starts, ``exact[j]`` whether that length fits the int
+    type, ``exists[j]`` whether the restart does (false from the first one past the maximum on).
+    """
+    big = jnp.iinfo(p.dtype).max
+
+    def step(carry: tuple[Array, Array, Array], _: Any) -> tuple[tuple[Array, Array, Array], tuple[Array, ...]]:
+        s, length, ok = carry
+        exists = ok & (length <= big - s)
+        s = jnp.where(exists, s + length, s)
+        exact = exists & (length <= big // m)
+        length = jnp.where(exact, length * m, length)
+        return (s, length, exact), (s, length, exact, exists)
+
+    init = (jnp.zeros_like(p), p, jnp.ones(jnp.shape(p), bool))
+    _, rows = jax.lax.scan(step, init, None, length=jnp.iinfo(p.dtype).bits - 1)
+    return tuple(jnp.moveaxis(x, 0, -1) for x in rows)  # type: ignore[return-value]
 
 
 def _geom(i: Array, d: Array) -> Array:
@@ -54,6 +88,8 @@ class Repeat(Schedule):
     period_mult: Array
     decay: Array
     cycles: Array
+    _takes_pair = True
+    _restarts = True  # see _base.eval_time
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
@@ -65,24 +101,29 @@ class Repeat(Schedule):
         ds = jnp.where(dz, one, d)
         x = to_float(t, dt)
 
-        # Closed-form guess of the cycle index (may be off by one at restarts).
-        arg = jnp.maximum(x * d / P, -1.0 + jnp.finfo(dt).eps)
-        i_geo = jnp.log1p(arg) / jnp.log1p(ds)
-        i0 = jnp.clip(jnp.floor(jnp.where(dz, x / P, i_geo)), 0.0, 2.0**31)
-        g0 = _geom(i0, d)
-        s0 = P * g0
-        l0 = P * (1.0 + d * g0)  # P * m**i0
-        # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
-        # integer settings have integer restarts, so round them.
-        integral = (P == jnp.round(P)) & (m == jnp.round(m))
-        starts = [_snap(x, integral) for x in (s0 - l0 / m, s0, s0 + l0, s0 + l0 * (1.0 + m))]
-        down = shift(t, starts[1], dt) < 0
-        up = shift(t, starts[2], dt) >= 0
-        i = i0 - down.astype(dt) + up.astype(dt)
-        start = jnp.where(down, starts[0], jnp.where(up, starts[2], starts[1]))
-        end = jnp.where(down, starts[1], jnp.where(up, starts[3], starts[2]))
-        u = shift(t, start, dt)
-        length = end - start
+        def closed_form() -> tuple[Array, Array, Array]:
+            # Closed-form guess of the cycle index (may be off by one at restarts).
+            arg = jnp.maximum(x * d / P, -1.0 + jnp.finfo(dt).eps)
+            i_geo = jnp.log1p(arg) / jnp.log1p(ds)
+            i0 = jnp.clip(jnp.floor(jnp.where(dz, x / P, i_geo)), 0.0, 2.0**31)
+            g0 = _geom(i0, d)
+            s0 = P * g0
+            l0 = P * (1.0 + d * g0)  # P * m**i0
+            # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
+            # integer settings have integer restarts, so round them.
+            integral = (P == jnp.round(P)) & (m == jnp.round(m))
+            starts = [_snap(x, integral) for x in (s0 - l0 / m, s0, s0 + l0, s0 + l0 * (1.0 + m))]
+            # Plain float arithmetic: exact below 2**14 (float32), where this path is the answer; above,
+            # the exact path below replaces it for integer settings, and the restart points of the
+            # others carry float errors of the same order as a rounded step.
+            down = x < starts[1]
+            up = x >= starts[2]
+            i = i0 - down.astype(dt) + up.astype(dt)
+            start = jnp.where(down, starts[0], jnp.where(up, starts[2], starts[1]))
+            end = jnp.where(down, starts[1], jnp.where(up, starts[3], starts[2]))
+            u = x - start
+            length = end - start
+            return i, u, length
 
         # Exact integer arithmetic is only needed where float restart points can be
         # inexact: steps at or above 2**14 in float32 (2**43 in float64). Not 2**24: the
@@ -90,9 +131,11 @@ class Repeat(Schedule):
         # absorbs only below about 2**17 in float32. The predicate depends on the steps
         # alone, so under vmap over a grid it stays unbatched and lax.cond runs just one
         # branch: the float path costs what a few transcendental functions cost; the
-        # integer walk is only paid for large steps.
+        # integer path is only paid for large steps.
         limit = 2 ** (jnp.finfo(dt).nmant - 9)
-        if jnp.issubdtype(t.dtype, jnp.integer):
+        if isinstance(t, Pair):  # decided on the global step (unbatched), an upper bound of the local one
+            need = jnp.any(t.top >= jnp.asarray(min(limit, int(jnp.iinfo(t.top.dtype).max)), t.top.dtype))
+        elif jnp.issubdtype(t.dtype, jnp.integer):
             lim = min(limit, int(jnp.iinfo(t.dtype).max))
             need = jnp.any(t >= jnp.asarray(lim, t.dtype))
         else:
@@ -102,7 +145,10 @@ class Repeat(Schedule):
             # Integer settings (an integer period; growth 1 or an integer >= 2): locate the cycle of
             # the step's integer part k in exact integer arithmetic (float32 cannot hold restart
             # points such as 2**25 - 1). Restarts are integers, so t = k + r lies in k's cycle.
-            if jnp.issubdtype(t.dtype, jnp.integer):
+            if isinstance(t, Pair):  # an exact local step from a combinator: r in [0, 1)
+                k, r, in_range = jnp.broadcast_to(t.k, t.shape), t.r, jnp.ones(t.shape, bool)
+                r = None if r is None else r.astype(dt)
+            elif jnp.issubdtype(t.dtype, jnp.integer):
                 k, r, in_range = t, None, jnp.ones(jnp.shape(t), bool)
             else:
                 kdt = jnp.asarray(0).dtype  # the default int: int32, or int64 under x64
@@ -110,33 +156,26 @@ class Repeat(Schedule):
                 in_range = fl <= _max_float_in(kdt, t.dtype)
                 k = jnp.where(in_range, fl, jnp.zeros_like(fl)).astype(kdt)
                 r = (t - fl).astype(dt)
-            big = jnp.iinfo(k.dtype).max
             int_p = (P == jnp.round(P)) & (P <= 2.0**30)
             whole = (m == 1) & int_p  # equal periods: one floor division
             pi = jnp.where(whole, P, one).astype(k.dtype)
-            q = k // pi
-            # Integer growth m >= 2: at most 63 restarts lie below 2**63 (31 below 2**31); walk them.
+            q = _floordiv(k, pi)
+            # Integer growth m >= 2: at most 31 restarts lie below 2**31 (63 below 2**63). They are
+            # tabulated once per setting; each step counts those it has passed (a vectorised chain).
             mr = jnp.round(m)
             geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
-            mk = jnp.where(geo, mr, 2 * one).astype(k.dtype)
-            l_0 = jnp.where(geo, P, one).astype(k.dtype) + jnp.zeros_like(k)
-            exact_0 = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
-
-            def walk(_: Any, carry: tuple[Array, ...]) -> tuple[Array, ...]:
-                s_k, l_k, exact_l, n_k = carry
-                fits = exact_l & (l_k <= big - s_k)
-                move = fits & (k >= s_k + jnp.where(fits, l_k, 0))
-                s_k = jnp.where(move, s_k + l_k, s_k)
+            table = _restart_table(jnp.where(geo, P, one).astype(k.dtype), jnp.where(geo, mr, 2 * one).astype(k.dtype))
+            s_k = jnp.zeros_like(k)
+            l_k = jnp.where(geo, P, one).astype(k.dtype) + s_k
+            exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
+            n_k = s_k
+            for j in range(table[0].shape[-1]):
+                s_j, l_j, exact_j, exists_j = (x[..., j] for x in table)
+                move = exists_j & (k >= s_j)
                 n_k = n_k + move.astype(k.dtype)
-                grows = l_k <= big // mk
-                exact_l = jnp.where(move, grows, exact_l)
-                l_k = jnp.where(move & grows, l_k * mk, l_k)
-                return s_k, l_k, exact_l, n_k
-
-            # A rolled loop: unrolled, its 31 (63) steps cost about half a second of compile time.
-            s_k, l_k, exact_l, n_k = jax.lax.fori_loop(
-                0, jnp.iinfo(k.dtype).bits - 1, walk, (jnp.zeros_like(k), l_0, exact_0, jnp.zeros_like(k))
-            )
+                s_k = jnp.where(move, s_j, s_k)
+                l_k = jnp.where(move, l_j, l_k)
+                exact_l = jnp.where(move, exact_j, exact_l)
             exact = (whole | geo) & in_range
             i_ex = jnp.where(whole, q, jnp.where(geo, n_k, 0)).astype(dt)
             u_ex = jnp.where(whole, k - q * pi, k - s_k).astype(dt)
@@ -152,15 +191,25 @@ class Repeat(Schedule):
             length = jnp.where(exact, l_ex + (l_f - jax.lax.stop_gradient(l_f)), length)
             return i, u, length
 
-        i, u, length = jax.lax.cond(need, exact_path, lambda i, u, length: (i, u, length), i, u, length)
+        exact_value = lambda: self._finish(*exact_path(*closed_form()))  # noqa: E731
+        float_value = lambda: self._finish(*closed_form())  # noqa: E731
+        mode = t.exact if isinstance(t, Pair) else None
+        if mode is not None:  # decided once for the whole schedule (_base.eval_time)
+            return exact_value() if mode else float_value()
+        # Each branch computes the whole value (one fused loop); the intermediates never hit memory.
+        return jax.lax.cond(need, exact_value, float_value)
 
+    def _finish(self, i: Array, u: Array, length: Array) -> Array:
+        """The value in cycle ``i`` at ``u`` steps into it (``length`` steps long)."""
+        dt = self.period.dtype
+        one = jnp.ones((), dt)
         frac = jnp.clip(safe_div(u, length), 0.0, 1.0)
         i = jax.lax.stop_gradient(i)  # an integer count: no gradient flows through it
         over = i >= self.cycles
         last = jnp.maximum(jnp.ceil(self.cycles) - 1.0, 0.0)  # the last cycle run, also for non-integer cycles
         i = jax.lax.stop_gradient(jnp.where(over, last, i))
         frac = jnp.where(over, one, frac)
-        val = self.schedule._eval(frac * self.period)
+        val = self.schedule._at(frac * self.period)
         first = i == 0
         # decay**i with a safe base and exponent at i == 0 (0**0 has no finite gradient).
         # exp(i log decay): XLA lowers a float power to a scalar libm call on CPU.

@@ -18,7 +18,7 @@ import math
 
 import jax.numpy as jnp
 
-from ._base import Array, safe_pow, safe_sqrt
+from ._base import Array, ratio, safe_pow, safe_sqrt
 
 __all__ = [
     "progress",
@@ -33,13 +33,22 @@ __all__ = [
 
 
 def progress(t: Array, steps: Array) -> Array:
-    """Fraction of a phase done: ``clip(t / steps, 0, 1)``; 1 for an empty phase."""
+    """Fraction of a phase done: ``clip(t / steps, 0, 1)``; 1 for an empty phase.
+
+    Only steps inside the phase are divided (others are 1 already), and the
+    division's gradient is taken as ``-p / steps``, so a phase of any length,
+    however short, has a finite gradient. Lengths below the smallest normal
+    float (which XLA flushes to zero) count as empty.
+    """
     t = jnp.asarray(t)
     steps = jnp.asarray(steps, t.dtype)
-    ok = steps > 0
-    frac = jnp.clip(t / jnp.where(ok, steps, jnp.ones_like(steps)), 0.0, 1.0)
-    # XLA may rewrite t / D as t * (1 / D) for a constant D, one ulp short of 1 at t == D.
-    return jnp.where(ok & (t < steps), frac, jnp.ones_like(frac))
+    # Decided by comparing steps, not by the quotient: XLA may rewrite t / D as t * (1 / D) for
+    # a constant D, one ulp short of 1 at t == D.
+    inside = (steps >= jnp.finfo(t.dtype).tiny) & (t < steps)
+    num = jnp.where(inside, t, jnp.zeros_like(t))
+    den = jnp.where(inside, steps, jnp.ones_like(steps))
+    frac = jnp.clip(ratio(num, den), 0.0, 1.0)
+    return jnp.where(inside, frac, jnp.ones_like(frac))
 
 
 # Taylor coefficients of sin(pi y) = sum_k c_k y**(2k + 1), |y| <= 1/2 (truncation < 3e-8).
@@ -117,16 +126,25 @@ def exponential(
     when ``decay_rate > 1``. The exponent is capped so the value stays finite.
     """
     t = jnp.asarray(t)
-    ok = decay_steps > 0
-    p = t / jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
+    fi = jnp.finfo(t.dtype)
+    ok = decay_steps >= fi.tiny
+    d = jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
+    rate = jnp.maximum(decay_rate, jnp.asarray(fi.tiny, t.dtype))
+    logr = jnp.log(rate)
     if staircase:
         # floor(t / D), corrected at exact multiples (XLA may compute t * (1 / D)).
-        d = jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
-        q = jnp.floor(p)
+        q = jnp.floor(t / d)
         q = jnp.where((q + 1.0) * d <= t, q + 1.0, q)
         p = jnp.where(q * d > t, q - 1.0, q)
-    rate = jnp.maximum(decay_rate, jnp.asarray(jnp.finfo(t.dtype).tiny, t.dtype))
-    e = jnp.minimum(p * jnp.log(rate), 80.0)
+        e = jnp.minimum(p * logr, 80.0)
+    else:
+        # e = t log(rate) / D, saturated before the division where exp(e) is 0 or capped:
+        # then the quotient (and its gradient, -e / D) stays bounded for any D > 0.
+        lo = -2.0 * math.log(float(fi.max))  # exp(lo) is exactly 0
+        num = t * logr
+        low, high = num < lo * d, num > 80.0 * d
+        e = ratio(jnp.where(low | high, jnp.zeros_like(num), num), d)
+        e = jnp.where(low, lo, jnp.where(high, 80.0, e))
     v = init_value * jnp.exp(e)
     if end_value is None:
         return v
@@ -136,5 +154,7 @@ def exponential(
 def inverse_sqrt(t: Array, init_value: Array, timescale: Array) -> Array:
     """``init / sqrt(1 + t / timescale)``: 1/sqrt decay that starts at ``init``."""
     t = jnp.asarray(t)
-    ok = timescale > 0
-    return init_value * jnp.reciprocal(jnp.sqrt(1.0 + t / jnp.where(ok, timescale, jnp.ones_like(timescale))))
+    ok = timescale >= jnp.finfo(t.dtype).tiny
+    ts = jnp.where(ok, timescale, jnp.ones_like(timescale))
+    # sqrt(ts / (ts + t)): a bounded quotient, so any timescale > 0 has a finite gradient.
+    return init_value * safe_sqrt(ratio(ts, ts + t))

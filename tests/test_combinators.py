@@ -8,6 +8,7 @@ so boundaries, phase lengths, periods and growth factors are traced leaves too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -521,3 +522,77 @@ def test_join_of_array_valued_pieces_keeps_each_piece() -> None:
     b = js.piecewise_constant([1.0, 0.25], [3])
     out = js.join([a, b], [5])(jnp.asarray([0, 2, 6, 9], jnp.int32))
     np.testing.assert_array_equal(np.asarray(out), [1.0, 0.5, 1.0, 0.25])
+
+
+# ----------------------------------------------------------------------------- exact local steps when nested
+
+_W, _B, _P = 10.5, float(2**30 + 128), 100.0  # a fractional warmup; float32-exact boundary above 2**30
+_PC_B = [float(2**24 + 64 + 2 * i) for i in range(100)]  # > 64 boundaries: the binary-search path
+
+
+def _nested() -> tuple[js.Schedule, R.Ref]:
+    """warmup(join([repeat(linear), piecewise_constant]), 10.5): every local step is fractional and huge."""
+    values = [float(i) for i in range(len(_PC_B) + 1)]
+    s = js.warmup(js.join([js.repeat(js.linear(1.0, 0.0, _P), _P), js.piecewise_constant(values, _PC_B)], [_B]), _W)
+    r = R.warmup(R.join([R.repeat(R.linear(1.0, 0.0, _P), _P), R.piecewise_constant(values, _PC_B)], [_B]), _W)
+    return s, r
+
+
+def test_nested_local_steps_are_exact_at_huge_steps() -> None:
+    # Join and warmup hand their children an exact (integer, offset) local step: a restart, a
+    # join boundary and a piecewise boundary far above 2**24 fall on the right step in float32.
+    s, ref = _nested()
+    b2 = int(_W + _B) + 1  # 2**30 + 139: the first step of the second piece (its local step is 0.5)
+    k = [11, 110, 111, 10**9 + 10, 10**9 + 11, 2**30 + 100, b2 - 2, b2 - 1, b2, b2 + 1]
+    for j in (0, 1, 2, 50, 99):  # boundary j of the table at local 2**24 + 64 + 2 j: switches at + 0.5
+        k += [b2 + 2**24 + 63 + 2 * j, b2 + 2**24 + 64 + 2 * j]  # values j, j + 1
+    k += [R.INT32_MAX]
+    k = np.asarray(k, np.int64)
+    got = _ev_padded(s, k, np.int32)
+    want = ref(k)
+    assert np.all(np.abs(got - want) <= 1e-6 * np.maximum(np.abs(want), 1.0)), np.c_[k, got, want]
+    # the last step of the restarts (local 2**30 + 127.5, 51.5 into a cycle), then the table
+    assert got[7] == pytest.approx(1.0 - 0.01 * ((2**30 + 127.5) % 100), abs=1e-6)
+    assert got[8] == 0.0 and got[10] == 0.0 and got[11] == 1.0 and got[-1] == 100.0
+
+
+def test_nested_local_steps_carry_gradients() -> None:
+    # d lr / d warmup_steps = -(d lr / d t) inside a cycle, even 2**30 steps out.
+    s, _ = _nested()
+    k = jnp.asarray([2**30 + 100, 10**9 + 33, 1000], jnp.int32)
+
+    def f(w: jax.Array, b: jax.Array) -> jax.Array:
+        return js.warmup(dataclasses.replace(s.schedule, boundaries=b), w)(k).sum()
+
+    gw, gb = jax.grad(f, argnums=(0, 1))(jnp.float32(_W), jnp.asarray([_B], jnp.float32))
+    assert float(gw) == pytest.approx(3 * 0.01, rel=1e-5)
+    assert float(gb[0]) == 0.0  # the boundary is not near these steps: no gradient
+
+
+def _primitive_names(fn: Any, *args: Any) -> set[str]:
+    names: set[str] = set()
+
+    def walk(jaxpr: Any) -> None:
+        for eqn in jaxpr.eqns:
+            names.add(eqn.primitive.name)
+            for v in eqn.params.values():
+                for x in v if isinstance(v, (tuple, list)) else [v]:
+                    inner = getattr(x, "jaxpr", x)
+                    if hasattr(inner, "eqns"):
+                        walk(inner)
+
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    return names
+
+
+def test_repeat_exact_path_stays_one_branch_under_a_swept_warmup() -> None:
+    # repeat decides on its exact integer path from the global step, which no setting changes: swept over
+    # warmup_steps (its local step differs per setting), the lax.cond is not batched into both branches.
+    ws = jnp.asarray([0.0, 10.0, 20.5])
+    k = jnp.arange(1000)
+    swept = jax.vmap(lambda w: js.sgdr(1.0, 100, warmup_steps=w)(k))
+    assert "cond" in _primitive_names(swept, ws)
+    got = np.asarray(swept(ws))
+    for j, w in enumerate(np.asarray(ws, np.float64)):
+        want = R.warmup(R.repeat(R.cosine(1.0, 0.0, 100.0), 100.0), w)(np.arange(1000))
+        assert_close_to_peak(got[j], want, 1.0)

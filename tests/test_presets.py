@@ -172,11 +172,6 @@ def ref_cyclic(t, base_value, max_value, step_size_up, step_size_down=None, mode
 
 # Each is checked by a strict xfail test below: when the core is fixed the
 # test passes, the xfail turns into an error, and the mark must be removed.
-BUG_FLOAT_LOCAL = (
-    "core: Warmup/Join hand Repeat a float32 local step, so sgdr's exact integer cycle arithmetic is lost "
-    "above 2**24 (a float32 step cannot resolve a position inside a period)"
-)
-
 # ----------------------------------------------------------------------------- cases
 
 
@@ -190,7 +185,6 @@ class Case:
     peak: float  # the magnitude tolerances are relative to
     nofd: tuple[str, ...] = ()  # float args without a finite-difference check (flags, cycle counts)
     rtol: float = 1e-6
-    max_step: int | None = None  # steps above this are left out (see the bug notes)
     bug: str | None = None  # values are wrong because of a known core bug: strict xfail
 
     def __str__(self) -> str:
@@ -264,9 +258,7 @@ def _sgdr_case(id, n_cycles=6, rtol=1e-6, **kw):
         s, L = s + L, L * m
         knots.append(W + s)
     peak = max(abs(kw["peak_value"]), abs(kw.get("init_value", 0.0)), abs(kw.get("end_value", 0.0)))
-    # Without a cycle limit the curve keeps moving at huge steps: see BUG_FLOAT_LOCAL.
-    max_step = None if math.isfinite(cyc) else 2**24
-    return Case(id, jaxsched.sgdr, ref_sgdr, kw, knots, peak, nofd=("cycles",), rtol=rtol, max_step=max_step)
+    return Case(id, jaxsched.sgdr, ref_sgdr, kw, knots, peak, nofd=("cycles",), rtol=rtol)
 
 
 def _cyclic_case(id, n_cycles=3, **kw):
@@ -371,10 +363,9 @@ def _kind_steps(case: Case, kind: str) -> tuple[Any, np.ndarray]:
     else:
         extra = [-1, -1000, -(2**31), 2**40]  # 2**40 saturates at 2**31 - 1 as an integer
     k = np.concatenate([_steps(case), np.asarray(extra, np.int64)])
-    periodic = case.factory is jaxsched.cyclic or case.max_step is not None
-    limit = case.max_step if case.max_step is not None else (2**24 if kind == "float32" and periodic else None)
-    if limit is not None:
-        k = np.where(np.minimum(k, INT32_MAX) > limit, 0, k)
+    if kind == "float32" and case.factory in (jaxsched.cyclic, jaxsched.sgdr):
+        # float32 steps above 2**24 are not integers: a periodic curve is only defined by them up to there
+        k = np.where(np.minimum(k, INT32_MAX) > 2**24, 0, k)
     if kind == "float32":
         eff = np.maximum(k.astype(np.float32).astype(np.float64), 0.0)
     else:
@@ -473,9 +464,8 @@ def test_traced_jit_vmap_grad(key: str) -> None:
             assert all_finite(g[j]), (c.id, name, np.asarray(g[j]))
         if c.bug:
             continue  # values checked by the strict-xfail eager test
-        keep = eff <= (c.max_step or INT32_MAX)
         ref = c.ref(eff, **c.ref_kw())
-        assert_close_to_peak(np.asarray(vals[j])[keep], ref[keep], c.peak, c.rtol)
+        assert_close_to_peak(np.asarray(vals[j]), ref, c.peak, c.rtol)
         # ... and equal to a central finite difference of the reference away from the knots
         ok = ~c.near_knot(eff) & (eff <= 10 * c.end + 10)
         for name in fls[j]:
@@ -487,11 +477,11 @@ def test_traced_jit_vmap_grad(key: str) -> None:
             assert np.max(np.abs(g - fd)) <= tol, (c.id, name, eff[ok][np.argmax(np.abs(g - fd))])
 
 
-# ----------------------------------------------------------------------------- known core bugs, strict xfail
+# ----------------------------------------------------------------------------- exact nested local steps
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_FLOAT_LOCAL)
 def test_sgdr_equal_periods_exact_at_huge_int_steps() -> None:
+    # sgdr is warmup(repeat(...)): the warmup hands repeat an exact (int, offset) local step.
     k = np.asarray([2**24 + 3, 123_456_789, 2**30 + 1, INT32_MAX - 1, INT32_MAX] + [0] * (N_STEPS - 5), np.int64)
     s = jaxsched.sgdr(1.0, 100)
     assert_close_to_peak(s(jnp.asarray(k, jnp.int32)), ref_sgdr(k.astype(np.float64), 1.0, 100.0), 1.0)
@@ -499,7 +489,7 @@ def test_sgdr_equal_periods_exact_at_huge_int_steps() -> None:
 
 def test_restart_points_and_boundaries_above_2_30() -> None:
     # Restart points and boundaries above 2**30 (int32 max / 2) are placed exactly.
-    # repeat directly (sgdr's warmup would add BUG_FLOAT_LOCAL): cycle 28 of period 8 * 2**i starts at 2**31 - 8
+    # cycle 28 of period 8 * 2**i starts at 2**31 - 8
     k = np.asarray([2**31 - 9, 2**31 - 8, 2**31 - 2, INT32_MAX] + [0] * (N_STEPS - 4), np.int64)
     r = jaxsched.repeat(jaxsched.cosine(1.0, 0.0, 8), 8, 2.0)
     assert_close_to_peak(r(jnp.asarray(k, jnp.int32)), ref_sgdr(k.astype(np.float64), 1.0, 8.0, 2.0), 1.0)
