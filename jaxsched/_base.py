@@ -112,6 +112,11 @@ def shift(t: Any, start: Array, dtype: Any) -> Array:
     return to_float(sub_time(t, start, dtype), dtype)
 
 
+# Up to this many boundaries a compare-and-add chain (vectorised) beats a binary search (a gather per
+# level, not vectorised on XLA:CPU): 127 boundaries, 2.6 vs 4.6 ns per step on one core.
+_CHAIN_MAX = 128
+
+
 def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
     """How many ``boundaries`` are ``<= t`` (the index of the active piece).
 
@@ -133,7 +138,7 @@ def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
             kj, rj = bk[j], br[j]
             return (t.k > kj) | ((t.k == kj) & (t.r >= rj))
 
-        if n <= 64:
+        if n <= _CHAIN_MAX:
             return _count_chain(ge, n)
         return _count_search(ge, n, t.shape)
     if jnp.issubdtype(t.dtype, jnp.integer):
@@ -144,7 +149,7 @@ def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
     else:
         keys = boundaries
         q = to_float(t, dtype)
-    if n <= 64:  # a compare-and-add chain vectorises; binary search does not
+    if n <= _CHAIN_MAX:  # a compare-and-add chain vectorises; binary search does not
         return _count_chain(lambda j: q >= keys[j], n)
     return jnp.searchsorted(keys, q, side="right", method="scan_unrolled").astype(jnp.int32)
 
