@@ -527,7 +527,7 @@ def test_join_of_array_valued_pieces_keeps_each_piece() -> None:
 # ----------------------------------------------------------------------------- exact local steps when nested
 
 _W, _B, _P = 10.5, float(2**30 + 128), 100.0  # a fractional warmup; float32-exact boundary above 2**30
-_PC_B = [float(2**24 + 64 + 2 * i) for i in range(100)]  # > 64 boundaries: the binary-search path
+_PC_B = [float(2**24 + 64 + 2 * i) for i in range(150)]  # > 128 boundaries: the binary-search path
 
 
 def _nested() -> tuple[js.Schedule, R.Ref]:
@@ -544,7 +544,7 @@ def test_nested_local_steps_are_exact_at_huge_steps() -> None:
     s, ref = _nested()
     b2 = int(_W + _B) + 1  # 2**30 + 139: the first step of the second piece (its local step is 0.5)
     k = [11, 110, 111, 10**9 + 10, 10**9 + 11, 2**30 + 100, b2 - 2, b2 - 1, b2, b2 + 1]
-    for j in (0, 1, 2, 50, 99):  # boundary j of the table at local 2**24 + 64 + 2 j: switches at + 0.5
+    for j in (0, 1, 2, 50, 99, 149):  # boundary j of the table at local 2**24 + 64 + 2 j: switches at + 0.5
         k += [b2 + 2**24 + 63 + 2 * j, b2 + 2**24 + 64 + 2 * j]  # values j, j + 1
     k += [R.INT32_MAX]
     k = np.asarray(k, np.int64)
@@ -553,7 +553,7 @@ def test_nested_local_steps_are_exact_at_huge_steps() -> None:
     assert np.all(np.abs(got - want) <= 1e-6 * np.maximum(np.abs(want), 1.0)), np.c_[k, got, want]
     # the last step of the restarts (local 2**30 + 127.5, 51.5 into a cycle), then the table
     assert got[7] == pytest.approx(1.0 - 0.01 * ((2**30 + 127.5) % 100), abs=1e-6)
-    assert got[8] == 0.0 and got[10] == 0.0 and got[11] == 1.0 and got[-1] == 100.0
+    assert got[8] == 0.0 and got[10] == 0.0 and got[11] == 1.0 and got[-1] == 150.0
 
 
 def test_nested_local_steps_carry_gradients() -> None:
