@@ -276,9 +276,9 @@ def clip_time(t: Any, hi: Array | None = None) -> Any:
 def is_negative(t: Any) -> Array:
     """``t < 0``, exactly for a pair."""
     if isinstance(t, Pair):
-        if t.r is None:
-            return t.k < 0
-        return (t.k < 0) | (t.k.astype(t.r.dtype) + t.r < 0)
+        # r is in [0, 1) after sub_time, except past a start beyond the int range (r hugely negative:
+        # the piece is never reached) or before a negative start (r large: reached).
+        return t.k < 0 if t.r is None else (t.k < 0) | (t.r < 0)
     return t < 0
 
 

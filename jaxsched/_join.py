@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._base import Array, Schedule, clip_time, is_negative, passed, pytree, safe_div, sub_time, to_float
+from ._base import Array, Schedule, as_pair, clip_time, is_negative, passed, pytree, safe_div, sub_time, to_float
 
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 
@@ -61,7 +61,7 @@ class Join(Schedule):
         for members in _groups(pieces):
             if len(members) == 1:
                 (j,) = members
-                local = clip_time(sub_time(t, starts[j], dt), lens[j])
+                local = clip_time(as_pair(t) if j == 0 else sub_time(t, starts[j], dt), lens[j])  # piece 0 starts at 0
                 val = pieces[j]._at(local)
                 sel = idx == j
             else:

@@ -610,3 +610,20 @@ def test_lambdas_see_float_steps() -> None:
     s = T.LambdaLR(2.0, lambda k: seen.append(k.dtype) or 0.5**k)
     np.testing.assert_allclose(jax.jit(lambda s: s(jnp.asarray([0, 3])))(s), [2.0, 0.25], rtol=1e-6)
     assert set(seen) == {np.dtype(np.float32)}
+
+
+def test_periodic_children_after_a_milestone_are_exact_at_huge_steps() -> None:
+    # SequentialLR is a join: its children see an exact (integer, offset) local step, so a periodic child
+    # entered at a milestone keeps its place in the period up to 2**31 - 1 in float32 (float64 reference).
+    M, T0 = 7, 100
+    k = np.asarray([M - 1, M, M + 1, M + T0, 2**30 + 5, 2**30 + 50, 2**31 - 100, 2**31 - 2, 2**31 - 1], np.int64)
+    warm = T.ConstantLR(1.0, factor=0.5, total_iters=M)
+    restarts = T.SequentialLR([warm, T.CosineAnnealingWarmRestarts(1.0, T0)], [M])
+    u = np.mod(k - M, T0).astype(np.float64)
+    want = np.where(k < M, 0.5, 0.5 * (1.0 + np.cos(np.pi * u / T0)))
+    assert_close_to_peak(restarts(jnp.asarray(k, jnp.int32)), want, 1.0)
+    # CosineAnnealingLR past T_max is a cosine of period 2 T_max (lr * a repeat): the same through its wrapper
+    periodic = T.SequentialLR([warm, T.CosineAnnealingLR(1.0, T_max=T0)], [M])
+    u = np.mod(k - M, 2 * T0).astype(np.float64)
+    want = np.where(k < M, 0.5, 0.5 * (1.0 + np.cos(np.pi * u / T0)))
+    assert_close_to_peak(periodic(jnp.asarray(k, jnp.int32)), want, 1.0)

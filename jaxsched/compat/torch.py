@@ -160,9 +160,10 @@ class Multiplicative(Schedule):
 
     lr: Array
     factor: Schedule
+    _takes_pair = True  # passes the exact time through (see jaxsched/DESIGN.md, "Time")
 
     def _eval(self, t: Array) -> Array:
-        return self.lr * self.factor._eval(t)
+        return self.lr * self.factor._at(t)
 
 
 @pytree
@@ -187,6 +188,7 @@ class _CycleScale(Schedule):
 
     fn: Schedule
     period: Array
+    _takes_pair = True  # to_float and shift are exact for a time pair
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
@@ -231,9 +233,10 @@ class _Solo(Schedule):
 
     schedule: Schedule
     tag: int = static_field()
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
-        return self.schedule._eval(t)
+        return self.schedule._at(t)
 
 
 def _gather_safe(s: Schedule) -> bool:
