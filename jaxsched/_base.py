@@ -273,6 +273,18 @@ def clip_time(t: Any, hi: Array | None = None) -> Any:
     return Pair(k, r, t.top, t.exact)
 
 
+def local_time(child: Any, t: Any, hi: Array | None, dtype: Any) -> Any:
+    """``t`` clipped into ``[0, hi]`` in the form ``child`` takes: a pair if it accepts one, else a float.
+
+    Clipping after the conversion is the same value (rounding is monotonic) and
+    costs one operation instead of a pair's four.
+    """
+    if child._takes_pair and (isinstance(t, Pair) or jnp.issubdtype(t.dtype, jnp.integer)):
+        return clip_time(as_pair(t), hi)
+    x = to_float(t, dtype)
+    return jnp.maximum(x, 0.0) if hi is None else jnp.clip(x, 0.0, hi)
+
+
 def is_negative(t: Any) -> Array:
     """``t < 0``, exactly for a pair."""
     if isinstance(t, Pair):
@@ -289,8 +301,12 @@ def ratio(num: Array, den: Array) -> Array:
     JAX differentiates a division as ``-num * den**-2``: for ``|den|`` below
     ~1e-19 (float32) the square underflows and even ``num == 0`` gives a NaN
     gradient. This form stays finite wherever the quotient is bounded.
+
+    The value is ``num * (1 / den)``: when ``den`` is a setting (a scalar per
+    schedule) its reciprocal is computed once, not per step (a division costs
+    ~10x a multiplication on CPU). Within 1 ulp of ``num / den``.
     """
-    return num / den
+    return num * jnp.reciprocal(den)
 
 
 @ratio.defjvp

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._base import Array, Schedule, as_pair, clip_time, is_negative, passed, pytree, safe_div, sub_time, to_float
+from ._base import Array, Schedule, is_negative, local_time, passed, pytree, safe_div, sub_time, to_float
 
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 
@@ -61,7 +61,7 @@ class Join(Schedule):
         for members in _groups(pieces):
             if len(members) == 1:
                 (j,) = members
-                local = clip_time(as_pair(t) if j == 0 else sub_time(t, starts[j], dt), lens[j])  # piece 0 starts at 0
+                local = local_time(pieces[j], t if j == 0 else sub_time(t, starts[j], dt), lens[j], dt)
                 val = pieces[j]._at(local)
                 sel = idx == j
             else:
@@ -88,7 +88,7 @@ class Join(Schedule):
                     picked = [jnp.take(jnp.stack(col), pos, axis=0) for col in cols]
                 *gathered, st, ln = picked
                 piece = jax.tree_util.tree_unflatten(treedef, gathered)
-                local = clip_time(sub_time(t, st, dt), ln)
+                local = local_time(piece, sub_time(t, st, dt), ln, dt)
                 val = piece._at(local)
                 if everyone:
                     return val
@@ -118,7 +118,7 @@ class Warmup(Schedule):
         ramp = self.init_value + (peak - self.init_value) * jnp.clip(
             safe_div(to_float(t, dt), self.steps), 0.0, 1.0
         )
-        main = self.schedule._at(clip_time(local))
+        main = self.schedule._at(local_time(self.schedule, local, None, dt))
         return jnp.where(is_negative(local), ramp, main)
 
 

@@ -44,9 +44,10 @@ def progress(t: Array, steps: Array) -> Array:
     steps = jnp.asarray(steps, t.dtype)
     # Decided by comparing steps, not by the quotient: XLA may rewrite t / D as t * (1 / D) for
     # a constant D, one ulp short of 1 at t == D.
-    inside = (steps >= jnp.finfo(t.dtype).tiny) & (t < steps)
+    ok = steps >= jnp.finfo(t.dtype).tiny
+    inside = ok & (t < steps)
     num = jnp.where(inside, t, jnp.zeros_like(t))
-    den = jnp.where(inside, steps, jnp.ones_like(steps))
+    den = jnp.where(ok, steps, jnp.ones_like(steps))  # per setting: its reciprocal is taken once
     frac = jnp.clip(ratio(num, den), 0.0, 1.0)
     return jnp.where(inside, frac, jnp.ones_like(frac))
 
