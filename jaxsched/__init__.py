@@ -64,6 +64,7 @@ from ._presets import warmup_cosine as warmup_cosine
 from ._presets import warmup_inverse_sqrt as warmup_inverse_sqrt
 from ._presets import wsd as wsd
 from ._primitives import Constant as Constant
+from ._primitives import Cooldown as Cooldown
 from ._primitives import Cosine as Cosine
 from ._primitives import Exponential as Exponential
 from ._primitives import InverseSqrt as InverseSqrt

@@ -905,6 +905,7 @@ def _register_core() -> None:
     from ._join import Join, Select, Warmup
     from ._primitives import (
         Constant,
+        Cooldown,
         Cosine,
         Exponential,
         InverseSqrt,
@@ -948,6 +949,13 @@ def _register_core() -> None:
     register(PiecewiseLinear, check=check_pieces(0))
     register(Join, check=check_join)
     register(Select, int_fields=("index",), check=check_select)
+
+    def check_cooldown(s: Any, bs: tuple[int, ...]) -> None:
+        a = np.asarray(s.shape)
+        if a.shape != bs or ((a < 0) | (a > 2)).any():
+            raise ValueError(f"shape must be an integer in 0..2 (linear, cosine, 1-sqrt), got {a.tolist()}")
+
+    register(Cooldown, int_fields=("shape",), check=check_cooldown)
     register(Repeat, inf_fields=("cycles",))
     register(Clip, inf_fields=("lo", "hi"))
     register(Extremum, choices={"op": ("min", "max")})

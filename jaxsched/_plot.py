@@ -76,6 +76,7 @@ def _extent(s: Any, depth: int = 0) -> float:
     from ._join import Join, Select, Warmup
     from ._primitives import (
         Constant,
+        Cooldown,
         Cosine,
         Exponential,
         InverseSqrt,
@@ -89,7 +90,7 @@ def _extent(s: Any, depth: int = 0) -> float:
 
     if depth > 64:
         return 0.0
-    if isinstance(s, (Linear, Cosine, Polynomial, SqrtDecay)):
+    if isinstance(s, (Linear, Cosine, Polynomial, SqrtDecay, Cooldown)):
         return max(_f(s.steps), 0.0)
     if isinstance(s, (PiecewiseConstant, PiecewiseLinear)):
         b = np.asarray(s.boundaries, np.float64)
@@ -166,10 +167,13 @@ def horizon(schedule: Schedule) -> int:
 
 
 def _label(s: Any) -> str:
-    from ._primitives import SqrtDecay
+    from ._primitives import Cooldown, SqrtDecay
 
     if isinstance(s, SqrtDecay):
         return "1-sqrt" if s.power is None else "power decay"
+    if isinstance(s, Cooldown):
+        i = int(np.clip(int(np.asarray(s.shape)), 0, 2))
+        return ("linear", "cosine", "1-sqrt")[i]
     names = {
         "Constant": "constant",
         "Linear": "linear",
@@ -184,7 +188,7 @@ def _label(s: Any) -> str:
 def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
     from ._arith import Clip, Extremum, Product, Sum
     from ._join import Join, Select, Warmup
-    from ._primitives import Cosine, Linear, PiecewiseConstant, PiecewiseLinear, Polynomial, SqrtDecay
+    from ._primitives import Cooldown, Cosine, Linear, PiecewiseConstant, PiecewiseLinear, Polynomial, SqrtDecay
     from ._repeat import Repeat
 
     end = off + length
@@ -217,7 +221,7 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
         if last < end:
             out.append(Phase(last, end, "hold" if len(pts) - 1 >= _f(s.cycles) else f"cycle {len(pts)}+"))
         return out
-    if isinstance(s, (Linear, Cosine, Polynomial, SqrtDecay)):
+    if isinstance(s, (Linear, Cosine, Polynomial, SqrtDecay, Cooldown)):
         T = max(_f(s.steps), 0.0)
         out = [Phase(off, min(off + T, end), _label(s))] if T > 0 else []
         if off + T < end:

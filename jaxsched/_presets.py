@@ -17,7 +17,7 @@ from . import _validate as V
 from ._arith import Product, Sum
 from ._base import Array, float_dtype
 from ._join import Join, Select, Warmup
-from ._primitives import Constant, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear, SqrtDecay
+from ._primitives import Constant, Cooldown, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear
 from ._repeat import Repeat
 
 WSD_SHAPES = ("linear", "cosine", "1-sqrt")
@@ -181,7 +181,7 @@ def wsd(
         _fits("wsd", {"warmup_steps": warmup_steps, "decay_steps": d_conc}, total_steps)
     shape = V.choice("decay_shape", decay_shape, WSD_SHAPES)
     E = V.value("end_value", end_value)
-    cooldown = Select(shape, (Linear(P, E, D), Cosine(P, E, D), SqrtDecay(P, E, D)))
+    cooldown = Cooldown(P, E, D, shape)
     body = Join((Constant(P), cooldown), jnp.reshape(N - W - D, (1,)))
     return Warmup(body, W, V.value("init_value", init_value), P)
 

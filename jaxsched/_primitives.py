@@ -84,6 +84,30 @@ class SqrtDecay(Schedule):
 
 
 @pytree
+class Cooldown(Schedule):
+    """A decay whose shape is an int leaf: 0 linear, 1 cosine, 2 "1-sqrt" (see ``functional.cooldown``).
+
+    ``wsd``'s cooldown: the shape can be swept in a grid like any number, at the
+    cost of one progress and three cheap factors rather than three schedules.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxsched import Cooldown
+    >>> c = Cooldown(jnp.asarray(1.0), jnp.asarray(0.0), jnp.asarray(4.0), shape=jnp.asarray(2))  # 1-sqrt
+    >>> c([0, 1, 4]).tolist()
+    [1.0, 0.5, 0.0]
+    """
+
+    init_value: Array
+    end_value: Array
+    steps: Array
+    shape: Array
+
+    def _eval(self, t: Array) -> Array:
+        x = to_float(t, self.init_value.dtype)
+        return F.cooldown(x, self.init_value, self.end_value, self.steps, self.shape)
+
+
+@pytree
 class Exponential(Schedule):
     """``lr(t) = init * decay_rate ** (t / decay_steps)``, bounded by ``end_value``."""
 

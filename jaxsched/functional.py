@@ -28,6 +28,7 @@ __all__ = [
     "exponential",
     "inverse_sqrt",
     "sqrt_decay",
+    "cooldown",
     "cosine_factor",
 ]
 
@@ -111,6 +112,21 @@ def sqrt_decay(t: Array, init_value: Array, end_value: Array, steps: Array, powe
     p = progress(t, steps)
     q = safe_sqrt(p) if power is None else safe_pow(p, power)
     return end_value + (init_value - end_value) * (1.0 - q)
+
+
+def cooldown(t: Array, init_value: Array, end_value: Array, steps: Array, shape: Array) -> Array:
+    """A decay from ``init`` to ``end`` whose shape is a number (so a sweep can vary it).
+
+    ``shape`` 0: linear ``(1 - p) init + p end``; 1: cosine
+    ``end + (init - end) (1 + cos(pi p)) / 2``; 2: "1-sqrt"
+    ``end + (init - end) (1 - sqrt(p))``; ``p = clip(t / steps, 0, 1)``. The
+    shapes share one progress and one blend: a ``select`` of three schedules
+    would compute three of each.
+    """
+    p = progress(t, steps)
+    lin = (1.0 - p) * init_value + p * end_value
+    f = jnp.where(shape == 1, cosine_factor(p), 1.0 - safe_sqrt(p))
+    return jnp.where(shape == 0, lin, end_value + (init_value - end_value) * f)
 
 
 def exponential(

@@ -128,8 +128,14 @@ def test_format_is_readable_and_versioned() -> None:
 def test_int_leaves_stay_int32() -> None:
     s = jaxsched.wsd(1.0, total_steps=100, decay_shape="cosine")
     back = roundtrip(s)
-    idx = back.schedule.schedules[1].index
+    idx = back.schedule.schedules[1].shape  # the cooldown's shape
     assert idx.dtype == jnp.int32 and int(idx) == 1
+    cfg = to_config(s)
+    cool = cfg["schedule"]["schedule"]["schedules"][1]  # warmup -> join -> [constant, cooldown]
+    assert cool["type"] == "Cooldown" and cool["shape"] == 1
+    cool["shape"] = 3
+    with pytest.raises(ValueError, match="shape must be an integer in 0..2"):
+        from_config(cfg)
     # A hand-written config may say 1 or 1.0 for an int field, never 1.5.
     node = {"type": "Select", "index": 1.0, "schedules": [{"name": "constant", "value": 1.0}] * 2}
     assert from_config(node).index.dtype == jnp.int32

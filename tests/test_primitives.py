@@ -453,6 +453,21 @@ CASES = [
         zero={"values": [0.1, 1.0, 0.5, 0.2, 0.0], "boundaries": [0.0, 0.0, 40.0, 40.0, 40.0]},
         extra=(7.5, 27.25),
     ),
+    *(
+        Case(
+            f"cooldown-{name}",
+            lambda init_value, end_value, steps, shape: jaxsched.Cooldown(init_value, end_value, steps, shape),
+            lambda init_value, end_value, steps, shape: [R.linear, R.cosine, R.sqrt_decay][int(shape)](
+                init_value, end_value, steps
+            ),
+            {"init_value": 1.0, "end_value": 0.05, "steps": 300.0},
+            (300,),
+            lambda i: {"init_value": 1.0 + _c(i), "end_value": 0.05 * i, "steps": 300.0 + 7 * i},
+            ints={"shape": k},
+            zero={"init_value": 1.0, "end_value": 0.05, "steps": 0.0},
+        )
+        for k, name in enumerate(("linear", "cosine", "1-sqrt"))
+    ),
     Case(
         "piecewise-linear-one-knot",
         lambda values, boundaries: jaxsched.piecewise_linear(values, boundaries),
