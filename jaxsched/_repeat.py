@@ -103,16 +103,19 @@ class Repeat(Schedule):
 
         def closed_form() -> tuple[Array, Array, Array]:
             # Closed-form guess of the cycle index (may be off by one at restarts).
-            arg = jnp.maximum(x * d / P, -1.0 + jnp.finfo(dt).eps)
-            i_geo = jnp.log1p(arg) / jnp.log1p(ds)
-            i0 = jnp.clip(jnp.floor(jnp.where(dz, x / P, i_geo)), 0.0, 2.0**31)
+            # Per-setting reciprocals: a division per step costs several multiplications on CPU, and
+            # the guess is corrected below anyway.
+            rp = 1.0 / P
+            arg = jnp.maximum(x * (d * rp), -1.0 + jnp.finfo(dt).eps)
+            i_geo = jnp.log1p(arg) * (1.0 / jnp.log1p(ds))
+            i0 = jnp.clip(jnp.floor(jnp.where(dz, x * rp, i_geo)), 0.0, 2.0**31)
             g0 = _geom(i0, d)
             s0 = P * g0
             l0 = P * (1.0 + d * g0)  # P * m**i0
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
             # integer settings have integer restarts, so round them.
             integral = (P == jnp.round(P)) & (m == jnp.round(m))
-            starts = [_snap(x, integral) for x in (s0 - l0 / m, s0, s0 + l0, s0 + l0 * (1.0 + m))]
+            starts = [_snap(x, integral) for x in (s0 - l0 * (1.0 / m), s0, s0 + l0, s0 + l0 * (1.0 + m))]
             # Plain float arithmetic: exact below 2**14 (float32), where this path is the answer; above,
             # the exact path below replaces it for integer settings, and the restart points of the
             # others carry float errors of the same order as a rounded step.
