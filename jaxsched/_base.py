@@ -247,13 +247,16 @@ def sub_time(t: Any, start: Array, dtype: Any) -> Any:
         return to_float(t, dtype) - start
     t = as_pair(t)
     idt = t.k.dtype
-    # Starts lie in [0, 2**31) for valid settings; a traced one beyond keeps its distance in the offset.
-    ws, fs, _ = _int_split(jnp.clip(start, 0.0, None), idt)
+    # Starts lie in [0, 2**31) for valid settings. A traced negative one keeps its distance in the
+    # offset (r >= 1: reached); one beyond the int range gives k < 0 for every step (never reached),
+    # so the sign of k alone says whether t is before the start.
+    ws, fs, fits = _int_split(jnp.clip(start, 0.0, None), idt)
     far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
-    k = t.k - ws
     r = t.offset(dtype) - fs - far
     carry = jnp.clip(jnp.floor(r), -1.0, 0.0)  # r in (-1, 1) for valid settings
-    return Pair(k + carry.astype(idt), r - carry, t.top, t.exact)
+    # One addition per step (the offset is per setting where r is); k >= 0, so k + INT_MIN < 0.
+    k = t.k + jnp.where(fits, carry.astype(idt) - ws, jnp.iinfo(idt).min)
+    return Pair(k, r - carry, t.top, t.exact)
 
 
 def clip_time(t: Any, hi: Array | None = None) -> Any:
@@ -288,9 +291,7 @@ def local_time(child: Any, t: Any, hi: Array | None, dtype: Any) -> Any:
 def is_negative(t: Any) -> Array:
     """``t < 0``, exactly for a pair."""
     if isinstance(t, Pair):
-        # r is in [0, 1) after sub_time, except past a start beyond the int range (r hugely negative:
-        # the piece is never reached) or before a negative start (r large: reached).
-        return t.k < 0 if t.r is None else (t.k < 0) | (t.r < 0)
+        return t.k < 0  # r >= 0 (see sub_time)
     return t < 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 
 from ._base import Array, ratio, safe_pow, safe_sqrt
@@ -33,24 +34,42 @@ __all__ = [
 ]
 
 
+@jax.custom_jvp
+def _unit_ratio(t: Array, den: Array) -> Array:
+    """``clip(t / den, 0, 1)`` (``den > 0``), whose derivative inside is ``(dt - q dden) / den``.
+
+    JAX would differentiate ``t / den`` as ``-t * den**-2``, which underflows to
+    ``0 * inf`` for lengths below ~1e-19 (float32); with the quotient clipped
+    into ``[0, 1]`` this form is finite for any ``den`` down to the smallest
+    normal float. ``1 / den`` is taken once per setting, not per step.
+    """
+    return jnp.clip(t * jnp.reciprocal(den), 0.0, 1.0)
+
+
+@_unit_ratio.defjvp
+def _unit_ratio_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    t, den = primals
+    dt, dden = tangents
+    q = _unit_ratio(t, den)
+    moving = (t >= 0) & (q < 1)
+    return q, jnp.where(moving, (dt - q * dden) / den, jnp.zeros_like(q))
+
+
 def progress(t: Array, steps: Array) -> Array:
     """Fraction of a phase done: ``clip(t / steps, 0, 1)``; 1 for an empty phase.
 
-    Only steps inside the phase are divided (others are 1 already), and the
-    division's gradient is taken as ``-p / steps``, so a phase of any length,
-    however short, has a finite gradient. Lengths below the smallest normal
-    float (which XLA flushes to zero) count as empty.
+    The division's gradient is taken as ``-p / steps``, so a phase of any
+    length, however short, has a finite gradient. Lengths below the smallest
+    normal float (which XLA flushes to zero) count as empty.
     """
     t = jnp.asarray(t)
     steps = jnp.asarray(steps, t.dtype)
-    # Decided by comparing steps, not by the quotient: XLA may rewrite t / D as t * (1 / D) for
-    # a constant D, one ulp short of 1 at t == D.
     ok = steps >= jnp.finfo(t.dtype).tiny
-    inside = ok & (t < steps)
-    num = jnp.where(inside, t, jnp.zeros_like(t))
     den = jnp.where(ok, steps, jnp.ones_like(steps))  # per setting: its reciprocal is taken once
-    frac = jnp.clip(ratio(num, den), 0.0, 1.0)
-    return jnp.where(inside, frac, jnp.ones_like(frac))
+    # The end is decided by comparing steps, not by the quotient (t * (1 / D) may be one ulp short
+    # of 1 at t == D); an empty phase compares against -inf (over from the start).
+    inside = t < jnp.where(ok, steps, jnp.full_like(steps, -jnp.inf))
+    return jnp.where(inside, _unit_ratio(t, den), jnp.ones(jnp.broadcast_shapes(t.shape, den.shape), t.dtype))
 
 
 # Taylor coefficients of sin(pi y) = sum_k c_k y**(2k + 1), |y| <= 1/2 (truncation < 3e-8).
