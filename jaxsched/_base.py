@@ -285,7 +285,9 @@ def local_time(child: Any, t: Any, hi: Array | None, dtype: Any) -> Any:
     if child._takes_pair and (isinstance(t, Pair) or jnp.issubdtype(t.dtype, jnp.integer)):
         return clip_time(as_pair(t), hi)
     x = to_float(t, dtype)
-    return jnp.maximum(x, 0.0) if hi is None else jnp.clip(x, 0.0, hi)
+    if hi is None:  # a child whose math holds the step-0 value below 0 needs no clip (one op per step)
+        return x if child._negative_ok else jnp.maximum(x, 0.0)
+    return jnp.clip(x, 0.0, hi)
 
 
 def is_negative(t: Any) -> Array:
@@ -318,10 +320,23 @@ def _ratio_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> t
     return q, (dnum - q * dden) / den
 
 
+@jax.custom_jvp
 def safe_div(num: Array, den: Array) -> Array:
-    """``num / den`` with 0 where ``den == 0``; finite value and gradient."""
+    """``num / den`` with 0 where ``den == 0``; finite value and gradient.
+
+    ``num * g`` with ``g = 1 / den`` (0 at ``den == 0``) taken once per setting,
+    so a step pays one multiplication; the derivative is that of :func:`ratio`.
+    """
     ok = den != 0
-    return jnp.where(ok, ratio(num, jnp.where(ok, den, jnp.ones_like(den))), jnp.zeros_like(num))
+    return num * jnp.where(ok, jnp.reciprocal(jnp.where(ok, den, jnp.ones_like(den))), jnp.zeros_like(den))
+
+
+@safe_div.defjvp
+def _safe_div_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    num, den = primals
+    dnum, dden = tangents
+    q = safe_div(num, den)
+    return q, safe_div(dnum - q * dden, den)
 
 
 def safe_pow(x: Array, p: Array) -> Array:
@@ -396,6 +411,9 @@ class Schedule:
 
     # Whether ``_eval`` accepts a :class:`Pair` time (exact local steps from a combinator).
     _takes_pair = False
+    # Whether ``_eval`` at a negative step gives the step-0 value with a zero gradient (then a
+    # combinator may skip clipping the local step at 0).
+    _negative_ok = False
 
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError

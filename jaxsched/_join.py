@@ -117,7 +117,8 @@ class Warmup(Schedule):
         dt = self.steps.dtype
         local = sub_time(t, self.steps, dt)
         peak = self.schedule._eval(jnp.zeros((), dt)) if self.target is None else self.target
-        # t / W < 1 wherever the ramp is used (t < W): no clip needed.
+        # t / W < 1 wherever the ramp is used (t < W): no clip needed. Not t * ((peak - init) / W): the
+        # quotient t / W stays bounded, so its derivative w.r.t. W does for any W > 0 (forward mode too).
         ramp = self.init_value + (peak - self.init_value) * safe_div(to_float(t, dt), self.steps)
         main = self.schedule._at(local_time(self.schedule, local, None, dt))
         return jnp.where(is_negative(local), ramp, main)

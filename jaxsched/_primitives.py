@@ -25,6 +25,8 @@ class Constant(Schedule):
 
     value: Array
 
+    _negative_ok = True
+
     def _eval(self, t: Array) -> Array:
         return jnp.broadcast_to(self.value, jnp.broadcast_shapes(jnp.shape(t), jnp.shape(self.value)))
 
@@ -36,6 +38,8 @@ class Linear(Schedule):
     init_value: Array
     end_value: Array
     steps: Array
+
+    _negative_ok = True  # progress clips below 0
 
     def _eval(self, t: Array) -> Array:
         return F.linear(to_float(t, self.init_value.dtype), self.init_value, self.end_value, self.steps)
@@ -49,6 +53,8 @@ class Cosine(Schedule):
     end_value: Array
     steps: Array
     exponent: Array | None = None
+
+    _negative_ok = True  # progress clips below 0
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -64,6 +70,8 @@ class Polynomial(Schedule):
     steps: Array
     power: Array
 
+    _negative_ok = True  # progress clips below 0
+
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         return F.polynomial(x, self.init_value, self.end_value, self.steps, self.power)
@@ -77,6 +85,8 @@ class SqrtDecay(Schedule):
     end_value: Array
     steps: Array
     power: Array | None = None
+
+    _negative_ok = True  # progress clips below 0
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -101,6 +111,8 @@ class Cooldown(Schedule):
     end_value: Array
     steps: Array
     shape: Array
+
+    _negative_ok = True  # progress clips below 0
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)

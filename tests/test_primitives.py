@@ -585,3 +585,30 @@ def test_huge_phase_lengths_are_exact_at_the_end() -> None:
     out = _ev(jaxsched.linear(1.0, 0.0, n), t.astype(np.int32))
     assert_close_to_peak(out, R.linear(1.0, 0.0, float(np.float32(n)))(t), 1.0)
     assert float(out[2]) == 0.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: jaxsched.constant(0.7),
+        lambda: jaxsched.linear(1.0, 0.1, 10.0),
+        lambda: jaxsched.cosine(1.0, 0.1, 10.0, exponent=1.5),
+        lambda: jaxsched.polynomial(1.0, 0.1, 10.0, power=2.0),
+        lambda: jaxsched.sqrt_decay(1.0, 0.1, 10.0),
+        lambda: jaxsched.Cooldown(*(jnp.asarray(v) for v in (1.0, 0.1, 10.0)), jnp.asarray(1)),
+    ],
+    ids=["constant", "linear", "cosine", "polynomial", "sqrt_decay", "cooldown"],
+)
+def test_negative_ok_classes_hold_their_start_below_zero(make: Any) -> None:
+    # Combinators skip clipping a local step at 0 for these (_negative_ok): below 0 they must give the
+    # step-0 value and the step-0 gradient w.r.t. every leaf (and none w.r.t. the step).
+    s = make()
+    assert type(s)._negative_ok
+    neg = jnp.asarray([-0.5, -3.0, -1e6], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(s._eval(neg)), np.full(3, float(s._eval(jnp.float32(0.0)))))
+    at_neg = jax.grad(lambda s: s._eval(neg).sum(), allow_int=True)(s)
+    at_zero = jax.grad(lambda s: 3.0 * s._eval(jnp.float32(0.0)), allow_int=True)(s)
+    for a, b in zip(jax.tree_util.tree_leaves(at_neg), jax.tree_util.tree_leaves(at_zero)):
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=0)
+    assert float(jnp.abs(jax.grad(lambda x: s._eval(x).sum())(neg)).max()) == 0.0

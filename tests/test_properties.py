@@ -299,3 +299,7 @@ def test_tiny_phase_length_has_finite_gradient(make: Any) -> None:
 
     vals, grads = vg(jnp.asarray(TINY, jnp.float32))
     assert all_finite(vals) and all_finite(grads), (vals, grads)
+    # forward mode too (reverse mode can hide an inf times a zero cotangent)
+    x = jnp.asarray(TINY, jnp.float32)
+    _, tangents = jax.jit(lambda x: jax.vmap(lambda x: jax.jvp(lambda x: make(x)(t), (x,), (jnp.ones_like(x),)))(x))(x)
+    assert all_finite(tangents), tangents
