@@ -596,3 +596,30 @@ def test_repeat_exact_path_stays_one_branch_under_a_swept_warmup() -> None:
     for j, w in enumerate(np.asarray(ws, np.float64)):
         want = R.warmup(R.repeat(R.cosine(1.0, 0.0, 100.0), 100.0), w)(np.arange(1000))
         assert_close_to_peak(got[j], want, 1.0)
+
+
+def _composites() -> list[js.Schedule]:
+    cyc = js.repeat(js.cosine(1.0, 0.1, 97.0), 97.0)
+    grow = js.repeat(js.linear(1.0, 0.0, 5.0), 5.0, 3.0)
+    return [
+        js.sgdr(1.0, 1000, 2.0, warmup_steps=7.25) + 0.5 * js.warmup(cyc, 3.5),
+        js.clip(js.warmup(js.join([cyc, grow, js.cosine(2.0, 0.0, 10.0)], [2**29 + 64.0, 2**30 + 128.0]), 11.75), 0.2, 0.9),
+        js.select(1, [js.constant(0.0), js.join([js.constant(1.0), js.warmup(cyc, 2.5)], [2**30 + 256.0])]),
+        js.maximum(js.warmup(js.piecewise_constant([1.0, 2.0, 3.0], [2**30 + 128.0, 2**31 - 256.0]), 0.75), 0.5 * cyc),
+    ]
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_composites_in_float32_match_x64_at_huge_steps(i: int) -> None:
+    # Sums, clips, selects and extrema pass the exact local step through: nested restarts and boundaries
+    # far above 2**24 land on the same steps in float32 as in float64. Boundaries are float32-exact
+    # (multiples of 64 above 2**29, of 128 above 2**30); the warmups shift them by fractions.
+    k = np.concatenate([
+        np.arange(2**29 + 60, 2**29 + 90), np.arange(2**30 + 110, 2**30 + 150), np.arange(2**30 + 250, 2**30 + 270),
+        np.arange(2**31 - 270, 2**31 - 240), [R.INT32_MAX - 1, R.INT32_MAX],
+    ]).astype(np.int64)
+    got = np.asarray(_composites()[i](jnp.asarray(k, jnp.int32)), np.float64)
+    with jax.enable_x64(True):
+        want = np.asarray(_composites()[i](jnp.asarray(k, jnp.int64)))
+    assert want.dtype == np.float64
+    assert np.max(np.abs(got - want)) <= 2e-6 * max(1.0, np.max(np.abs(want))), k[np.argmax(np.abs(got - want))]
