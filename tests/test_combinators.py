@@ -603,7 +603,9 @@ def _composites() -> list[js.Schedule]:
     grow = js.repeat(js.linear(1.0, 0.0, 5.0), 5.0, 3.0)
     return [
         js.sgdr(1.0, 1000, 2.0, warmup_steps=7.25) + 0.5 * js.warmup(cyc, 3.5),
-        js.clip(js.warmup(js.join([cyc, grow, js.cosine(2.0, 0.0, 10.0)], [2**29 + 64.0, 2**30 + 128.0]), 11.75), 0.2, 0.9),
+        js.clip(
+            js.warmup(js.join([cyc, grow, js.cosine(2.0, 0.0, 10.0)], [2**29 + 64.0, 2**30 + 128.0]), 11.75), 0.2, 0.9
+        ),
         js.select(1, [js.constant(0.0), js.join([js.constant(1.0), js.warmup(cyc, 2.5)], [2**30 + 256.0])]),
         js.maximum(js.warmup(js.piecewise_constant([1.0, 2.0, 3.0], [2**30 + 128.0, 2**31 - 256.0]), 0.75), 0.5 * cyc),
     ]
