@@ -370,7 +370,7 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     """Evaluate at a normalised time (:func:`as_time`): the entry point of every call.
 
     A schedule with restarts needs ``repeat``'s exact integer path only for
-    large integer steps (2**14 and up in float32). That is decided here, once
+    large integer steps (2**17 and up in float32). That is decided here, once
     for the whole tree and on the steps alone, by one ``lax.cond`` whose
     branches each evaluate the whole schedule: every piece of it fuses into
     one loop per branch, and under ``vmap`` over settings the predicate stays
@@ -378,7 +378,7 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     """
     if not jnp.issubdtype(t.dtype, jnp.integer):
         return schedule._eval(t)
-    limits = [2 ** (jnp.finfo(s.period.dtype).nmant - 9) for s in _nodes(schedule) if getattr(s, "_restarts", False)]
+    limits = [type(s).float_path_limit(s.period.dtype) for s in _nodes(schedule) if getattr(s, "_restarts", False)]
     if not limits:
         return schedule._eval(t)
     lim = jnp.asarray(min(min(limits), int(jnp.iinfo(t.dtype).max)), t.dtype)

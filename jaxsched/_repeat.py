@@ -14,6 +14,7 @@ for 1 cycle or 10**6.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -35,6 +36,24 @@ def _snap(s: Array, integral: Array | None = None) -> Array:
         tol = jnp.where(integral, 0.5, tol)
     snapped = s + jax.lax.stop_gradient(r - s)
     return jnp.where(jnp.abs(s - r) <= tol, snapped, s)
+
+
+def float_path_limit(dtype: Any) -> int:
+    """The step from which integer settings need the exact integer path: ``2**E``.
+
+    Below ``2**E`` the closed form's restart points are within 1/2 of the true
+    integers, so snapping them (see ``_snap``) is exact. Their error is about
+    ``i log(m)`` ulps at restart ``i``, and ``i log(m) <= E log 2`` below
+    ``2**E`` (``m >= 2``, ``P >= 1``): ``E`` is the largest with
+    ``E log(2) ulp(2**E) <= 0.2`` (a 2.5x margin). float32: ``2**17`` (checked
+    against the exact path on every step below ``2**19`` for 1,024 integer
+    settings; it first fails at ``2**20``); float64: ``2**44``.
+    """
+    nmant = jnp.finfo(dtype).nmant
+    e = 1
+    while (e + 1) * math.log(2.0) * 2.0 ** (e + 1 - nmant) <= 0.2:
+        e += 1
+    return 2**e
 
 
 def _floordiv(k: Array, p: Array) -> Array:
@@ -90,6 +109,7 @@ class Repeat(Schedule):
     cycles: Array
     _takes_pair = True
     _restarts = True  # see _base.eval_time
+    float_path_limit = staticmethod(float_path_limit)
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
@@ -116,7 +136,7 @@ class Repeat(Schedule):
             # integer settings have integer restarts, so round them.
             integral = (P == jnp.round(P)) & (m == jnp.round(m))
             starts = [_snap(x, integral) for x in (s0 - l0 * (1.0 / m), s0, s0 + l0, s0 + l0 * (1.0 + m))]
-            # Plain float arithmetic: exact below 2**14 (float32), where this path is the answer; above,
+            # Plain float arithmetic: exact below float_path_limit, where this path is the answer; above,
             # the exact path below replaces it for integer settings, and the restart points of the
             # others carry float errors of the same order as a rounded step.
             down = x < starts[1]
@@ -129,13 +149,11 @@ class Repeat(Schedule):
             return i, u, length
 
         # Exact integer arithmetic is only needed where float restart points can be
-        # inexact: steps at or above 2**14 in float32 (2**43 in float64). Not 2**24: the
-        # closed-form restart points drift by ~i log(m) ulps, which rounding (see _snap)
-        # absorbs only below about 2**17 in float32. The predicate depends on the steps
-        # alone, so under vmap over a grid it stays unbatched and lax.cond runs just one
-        # branch: the float path costs what a few transcendental functions cost; the
-        # integer path is only paid for large steps.
-        limit = 2 ** (jnp.finfo(dt).nmant - 9)
+        # inexact (see float_path_limit: 2**17 in float32, 2**44 in float64). The predicate
+        # depends on the steps alone, so under vmap over a grid it stays unbatched and
+        # lax.cond runs just one branch: the float path costs what a few transcendental
+        # functions cost; the integer path is only paid for large steps.
+        limit = float_path_limit(dt)
         if isinstance(t, Pair):  # decided on the global step (unbatched), an upper bound of the local one
             need = jnp.any(t.top >= jnp.asarray(min(limit, int(jnp.iinfo(t.top.dtype).max)), t.top.dtype))
         elif jnp.issubdtype(t.dtype, jnp.integer):

@@ -425,8 +425,8 @@ def test_repeat_restarts_exactly_at_every_integer_restart(period: int, mult: int
     assert_close_to_peak(at[n:], 1.0 / prev_len, 1.0)  # the previous cycle's last step
     small = k[k < 2**24]  # float32 steps hold these integers exactly
     np.testing.assert_array_equal(_ev_padded(sched, small, np.float32), 1.0)
-    # also without the exact integer walk (small steps only take the closed form)
-    np.testing.assert_array_equal(_ev_padded(sched, k[k < 2**14], np.int32), 1.0)
+    # also without the exact integer path (steps below its limit only take the closed form)
+    np.testing.assert_array_equal(_ev_padded(sched, k[k < 2**17], np.int32), 1.0)
 
 
 def test_repeat_known_floored_log_cases() -> None:
@@ -625,3 +625,22 @@ def test_composites_in_float32_match_x64_at_huge_steps(i: int) -> None:
         want = np.asarray(_composites()[i](jnp.asarray(k, jnp.int64)))
     assert want.dtype == np.float64
     assert np.max(np.abs(got - want)) <= 2e-6 * max(1.0, np.max(np.abs(want))), k[np.argmax(np.abs(got - want))]
+
+
+def test_closed_form_matches_the_exact_path_below_its_limit() -> None:
+    # Below float_path_limit (2**17 in float32) only the closed form runs: on every step up to there it
+    # locates the same cycle as the exact integer path, for 64 integer settings (P 1..16, m 1, 2, 3, 7).
+    from jaxsched._base import Pair
+    from jaxsched._repeat import float_path_limit
+
+    limit = float_path_limit(jnp.float32)
+    assert limit == 2**17
+    k = jnp.arange(limit, dtype=jnp.int32)
+
+    def gap(P: jax.Array, m: jax.Array) -> jax.Array:
+        s = js.repeat(js.linear(1.0, 0.0, P), P, m)
+        return jnp.max(jnp.abs(s._eval(Pair(k, None, k, exact=True)) - s._eval(Pair(k, None, k, exact=False))))
+
+    P, m = np.meshgrid(np.arange(1.0, 17.0), [1.0, 2.0, 3.0, 7.0])
+    gaps = jax.jit(jax.vmap(gap))(jnp.asarray(P.ravel(), jnp.float32), jnp.asarray(m.ravel(), jnp.float32))
+    assert float(jnp.max(gaps)) <= 1e-6, np.asarray(gaps)
