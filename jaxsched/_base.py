@@ -298,34 +298,15 @@ def is_negative(t: Any) -> Array:
 
 
 @jax.custom_jvp
-def ratio(num: Array, den: Array) -> Array:
-    """``num / den`` whose derivative is ``(dnum - q dden) / den``, ``q = num / den``.
-
-    JAX differentiates a division as ``-num * den**-2``: for ``|den|`` below
-    ~1e-19 (float32) the square underflows and even ``num == 0`` gives a NaN
-    gradient. This form stays finite wherever the quotient is bounded.
-
-    The value is ``num * (1 / den)``: when ``den`` is a setting (a scalar per
-    schedule) its reciprocal is computed once, not per step (a division costs
-    ~10x a multiplication on CPU). Within 1 ulp of ``num / den``.
-    """
-    return num * jnp.reciprocal(den)
-
-
-@ratio.defjvp
-def _ratio_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
-    num, den = primals
-    dnum, dden = tangents
-    q = num / den
-    return q, (dnum - q * dden) / den
-
-
-@jax.custom_jvp
 def safe_div(num: Array, den: Array) -> Array:
     """``num / den`` with 0 where ``den == 0``; finite value and gradient.
 
-    ``num * g`` with ``g = 1 / den`` (0 at ``den == 0``) taken once per setting,
-    so a step pays one multiplication; the derivative is that of :func:`ratio`.
+    ``num * g`` with ``g = 1 / den`` (0 at ``den == 0``): when ``den`` is a
+    setting, its reciprocal is taken once, not per step. JAX would
+    differentiate ``num / den`` as ``-num * den**-2``, whose square underflows
+    for ``|den|`` below ~1e-19 (float32): even ``num == 0`` then gives a NaN
+    gradient. The derivative here is ``(dnum - q dden) / den`` with
+    ``q = num / den``, finite wherever the quotient is bounded.
     """
     ok = den != 0
     return num * jnp.where(ok, jnp.reciprocal(jnp.where(ok, den, jnp.ones_like(den))), jnp.zeros_like(den))

@@ -19,7 +19,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from ._base import Array, ratio, safe_pow, safe_sqrt
+from ._base import Array, safe_div, safe_pow, safe_sqrt
 
 __all__ = [
     "progress",
@@ -141,6 +141,11 @@ def cooldown(t: Array, init_value: Array, end_value: Array, steps: Array, shape:
     ``end + (init - end) (1 - sqrt(p))``; ``p = clip(t / steps, 0, 1)``. The
     shapes share one progress and one blend: a ``select`` of three schedules
     would compute three of each.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxsched import functional as F
+    >>> F.cooldown(jnp.array([0.0, 1.0, 4.0]), 1.0, 0.0, 4.0, jnp.array(2)).tolist()
+    [1.0, 0.5, 0.0]
     """
     p = progress(t, steps)
     lin = (1.0 - p) * init_value + p * end_value
@@ -179,7 +184,7 @@ def exponential(
         lo = -2.0 * math.log(float(fi.max))  # exp(lo) is exactly 0
         num = t * logr
         low, high = num < lo * d, num > 80.0 * d
-        e = ratio(jnp.where(low | high, jnp.zeros_like(num), num), d)
+        e = safe_div(jnp.where(low | high, jnp.zeros_like(num), num), d)
         e = jnp.where(low, lo, jnp.where(high, 80.0, e))
     v = init_value * jnp.exp(e)
     if end_value is None:
@@ -193,4 +198,4 @@ def inverse_sqrt(t: Array, init_value: Array, timescale: Array) -> Array:
     ok = timescale >= jnp.finfo(t.dtype).tiny
     ts = jnp.where(ok, timescale, jnp.ones_like(timescale))
     # sqrt(ts / (ts + t)): a bounded quotient, so any timescale > 0 has a finite gradient.
-    return init_value * safe_sqrt(ratio(ts, ts + t))
+    return init_value * safe_sqrt(safe_div(ts, ts + t))
