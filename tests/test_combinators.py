@@ -506,6 +506,19 @@ def test_join_is_cheap_in_the_number_of_pieces() -> None:
     assert size(64) <= size(16) + 8  # the program does not grow with the number of pieces
 
 
+
+def test_join_of_two_large_families_gathers_each_members_own_start_and_length() -> None:
+    # 24 pieces, cosines and linears alternating: two families of 12 (> the select-chain size), each
+    # gathering its members' settings and their own rows of the starts and lengths.
+    n = 24
+    pieces = [js.linear(1.0 / (i + 1), 0.1, 7.0) if i % 2 else js.cosine(1.0 + i, 0.5, 5.0 + i) for i in range(n)]
+    refs = [R.linear(1.0 / (i + 1), 0.1, 7.0) if i % 2 else R.cosine(1.0 + i, 0.5, 5.0 + i) for i in range(n)]
+    bounds = [float(6 * i + i % 3) for i in range(1, n)]
+    k = np.arange(0, 6 * n + 20)
+    expected = R.join(refs, bounds)(k)
+    assert_close_to_peak(_ev(js.join(pieces, bounds), k), expected, float(n))
+    assert_close_to_peak(jax.jit(lambda s: s(k))(js.join(pieces, bounds)), expected, float(n))
+
 def test_arith_results_are_schedules_and_pytrees() -> None:
     a, b = js.linear(0.0, 1.0, 10), js.cosine(1.0, 0.0, 10)
     for s in (a + b, a * b, 2.0 * a, a / 2.0, a - b, -a, js.clip(a, 0.1, 0.9), js.minimum(a, b), js.maximum(a, 0.5)):
