@@ -23,8 +23,12 @@ is produced by:
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import resource
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -207,6 +211,41 @@ def _max_rel_err(a: Any, b: Any, scale: float) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) / scale
 
 
+# ----------------------------------------------------------------------------- the issue's allocator
+
+# glibc's malloc settings that run.py tunes (see run.py's MALLOC_ENV and the README).
+_MALLOC_VARS = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def _default_malloc_pair(G: int, S: int, reps: int) -> dict[str, Any]:
+    """jaxsched vs trivial write for warmup-cosine at ``G`` x ``S``, in a child with glibc's default malloc.
+
+    The issue's own figures (the write "about 0.2 s") were taken that way: every call maps and
+    page-faults a fresh output buffer, for the write as for jaxsched. run.py removes that cost from
+    the whole suite (steadier numbers); this pair measures the issue's setting in the same run.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _MALLOC_VARS}
+    cmd = [sys.executable, os.path.abspath(__file__), "--default-malloc-pair", str(G), str(S), str(reps)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _pair_child(G: int, S: int, reps: int) -> None:
+    g = _grid("warmup_cosine", G, S)
+    steps = jnp.arange(S)
+    P = jnp.asarray(np.asarray(g.settings["peak_value"], np.float32))
+    f_js = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
+    f_write = jax.jit(lambda p: jnp.broadcast_to(p[:, None], (G, S)))
+    thunks = {"jaxsched": lambda: f_js(g.schedules), "write": lambda: f_write(P)}
+    times = interleaved(thunks, reps)
+    faults = {}
+    for k, th in thunks.items():
+        r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        time_call(th)
+        faults[k] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0
+    print(json.dumps({"times": times, "faults": faults}))
+
+
 def run(cfg: Config) -> Section:
     S = cfg.pick(100_000, 10_000)
     Gs = cfg.pick((1, 64, 1024), (1, 1024))
@@ -332,8 +371,8 @@ def run(cfg: Config) -> Section:
                 cs = [
                     Check(NAME, f"{kind}, G={G}: jaxsched / hand-fused (faster kernel){tag}", ratio["fused"], "<=",
                           1.1, note="issue 2" if primary else ""),
-                    Check(NAME, f"{kind}, G={G}: jaxsched / trivial write{tag}", ratio["write"], "<=", 1.5,
-                          note="issue 7" if primary else ""),
+                    Check(NAME, f"{kind}, G={G}: jaxsched / trivial write, recycled output buffer{tag}",
+                          ratio["write"], "<=", 1.5, note="issue 7" if primary else ""),
                     Check(NAME, f"{kind}, G={G}: optax fastest / jaxsched{tag}", ratio["optax"], ">=", 10.0,
                           note="issue 7" if primary else ""),
                     Check(NAME, f"{kind}, G={G}: torch loop / jaxsched{tag}", ratio["torch"], ">=", 500.0,
@@ -361,6 +400,21 @@ def run(cfg: Config) -> Section:
         )
         lines.append("")
 
+    G, reps_pair = max(Gs), min(reps, 5)
+    pair = _default_malloc_pair(G, S, reps_pair)
+    pj, pw = median(pair["times"]["jaxsched"]), median(pair["times"]["write"])
+    c = Check(NAME, f"warmup_cosine, G={G}: jaxsched / trivial write, glibc's default malloc (the issue's setting)",
+              pj / pw, "<=", 1.5, note="issue 7")
+    at = next((i + 1 for i, x in enumerate(checks) if x.what.startswith("warmup_cosine") and "write" in x.what), 0)
+    checks.insert(at, c)  # beside the recycled-buffer ratio in the targets table
+    lines.append("**The issue's setting** (glibc's default malloc, as the issue measured the write at \"about "
+                 f"0.2 s\"; a child process in this run, {reps_pair} interleaved repeats): warmup_cosine at G = {G}: "
+                 f"jaxsched {fmt_med(pair['times']['jaxsched'])}, trivial write {fmt_med(pair['times']['write'])}, "
+                 f"ratio {fmt_num(pj / pw)}x {status_cell(c)} (minor page faults per call: jaxsched "
+                 f"{pair['faults']['jaxsched']:,}, write {pair['faults']['write']:,}). Both calls map and fault a "
+                 "fresh output buffer each time; the tables above keep the buffer in the heap (run.py's malloc "
+                 "tuning), which leaves the write at its memory bandwidth and makes the ratio the stricter one.")
+    lines.append("")
     lines.append("**Ratios** (same run; targets at G = 1024: jaxsched/hand-fused ≤ 1.1x, jaxsched/write ≤ 1.5x, "
                  "optax-fastest/jaxsched ≥ 10x, torch/jaxsched ≥ 500x; the stated targets are for warmup-cosine, "
                  "the WSD and SGDR verdicts are informational)")
@@ -389,3 +443,7 @@ def _torch_name(kind: str) -> str:
         "wsd": "SequentialLR(LinearLR, ConstantLR, LambdaLR(1-sqrt))",
         "sgdr": "CosineAnnealingWarmRestarts(T_mult=2)",
     }[kind]
+
+
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--default-malloc-pair":
+    _pair_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
