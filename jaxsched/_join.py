@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._base import Array, Schedule, clip_time, is_negative, local_time, passed, pytree, safe_div, sub_time, to_float
+from ._base import Array, Schedule, clip_time, local_time, passed, pytree, safe_div, split_at, sub_time, to_float
 
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 
@@ -61,7 +61,10 @@ class Join(Schedule):
         for members in _groups(pieces):
             if len(members) == 1:
                 (j,) = members
-                local = local_time(pieces[j], t if j == 0 else sub_time(t, starts[j], dt), lens[j], dt)
+                # The last piece is unbounded (length inf): no upper clip, no clip at 0 for a child whose
+                # math holds below 0 (its value is only selected at or after its start).
+                hi = None if j == n - 1 else lens[j]
+                local = local_time(pieces[j], t, hi, dt, start=None if j == 0 else starts[j])
                 val = pieces[j]._at(local)
                 sel = idx == j
             else:
@@ -118,13 +121,12 @@ class Warmup(Schedule):
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
-        local = sub_time(t, self.steps, dt)
+        local, before = split_at(self.schedule, t, self.steps, dt)
         peak = self.schedule._eval(jnp.zeros((), dt)) if self.target is None else self.target
         # t / W < 1 wherever the ramp is used (t < W): no clip needed. Not t * ((peak - init) / W): the
         # quotient t / W stays bounded, so its derivative w.r.t. W does for any W > 0 (forward mode too).
         ramp = self.init_value + (peak - self.init_value) * safe_div(to_float(t, dt), self.steps)
-        main = self.schedule._at(local_time(self.schedule, local, None, dt))
-        return jnp.where(is_negative(local), ramp, main)
+        return jnp.where(before, ramp, self.schedule._at(local))
 
 
 @pytree
