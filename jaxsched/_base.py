@@ -240,21 +240,33 @@ def _int_split(x: Array, idt: Any) -> tuple[Array, Array, Array]:
     return whole.astype(idt), xc - whole, fits
 
 
+def _against(t: Any, start: Array, dtype: Any) -> tuple[Any, Array, Array, Array]:
+    """``(t as a pair, whole part of start, offset difference, fits)`` for subtracting ``start`` exactly.
+
+    Starts lie in [0, 2**31) for valid settings. A traced negative one keeps its
+    distance in the offset difference (``>= 1``: reached); one beyond the int
+    range does not ``fit``, and the callers then add INT_MIN to ``k >= 0``,
+    which is negative for every step (never reached).
+    """
+    t = as_pair(t)
+    ws, fs, fits = _int_split(jnp.clip(start, 0.0, None), t.k.dtype)
+    far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
+    return t, ws, t.offset(dtype) - fs - far, fits
+
+
 def sub_time(t: Any, start: Array, dtype: Any) -> Any:
-    """``t - start``: a :class:`Pair` for an integer or pair ``t`` (exact), else a float."""
+    """``t - start``: a :class:`Pair` for an integer or pair ``t`` (exact), else a float.
+
+    The pair's offset is normalised into ``[0, 1)``, so the sign of ``k`` alone
+    says whether ``t`` is before the start.
+    """
     start = jnp.asarray(start, dtype)
     if not isinstance(t, Pair) and not jnp.issubdtype(t.dtype, jnp.integer):
         return to_float(t, dtype) - start
-    t = as_pair(t)
+    t, ws, r, fits = _against(t, start, dtype)
     idt = t.k.dtype
-    # Starts lie in [0, 2**31) for valid settings. A traced negative one keeps its distance in the
-    # offset (r >= 1: reached); one beyond the int range gives k < 0 for every step (never reached),
-    # so the sign of k alone says whether t is before the start.
-    ws, fs, fits = _int_split(jnp.clip(start, 0.0, None), idt)
-    far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
-    r = t.offset(dtype) - fs - far
     carry = jnp.clip(jnp.floor(r), -1.0, 0.0)  # r in (-1, 1) for valid settings
-    # One addition per step (the offset is per setting where r is); k >= 0, so k + INT_MIN < 0.
+    # One addition per step (the offset is per setting where r is).
     k = t.k + jnp.where(fits, carry.astype(idt) - ws, jnp.iinfo(idt).min)
     return Pair(k, r - carry, t.top, t.exact)
 
@@ -266,12 +278,9 @@ def _shift_float(t: Any, start: Array, dtype: Any) -> Array:
     start = jnp.asarray(start, dtype)
     if not isinstance(t, Pair) and not jnp.issubdtype(t.dtype, jnp.integer):
         return to_float(t, dtype) - start
-    t = as_pair(t)
-    idt = t.k.dtype
-    ws, fs, fits = _int_split(jnp.clip(start, 0.0, None), idt)
-    far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
-    k = t.k + jnp.where(fits, -ws, jnp.iinfo(idt).min)  # k >= 0, so k + INT_MIN < 0: never reached
-    return k.astype(dtype) + (t.offset(dtype) - fs - far)
+    t, ws, d, fits = _against(t, start, dtype)
+    k = t.k + jnp.where(fits, -ws, jnp.iinfo(t.k.dtype).min)
+    return k.astype(dtype) + d
 
 
 def clip_time(t: Any, hi: Array | None = None) -> Any:
