@@ -61,3 +61,42 @@ def assert_close_to_peak(actual: Any, expected: Any, peak: float, rtol: float = 
 
 def all_finite(tree: Any) -> bool:
     return all(bool(np.all(np.isfinite(np.asarray(x)))) for x in jax.tree_util.tree_leaves(tree))
+
+
+# ----------------------------------------------------------------------------- peer parity fixtures
+
+
+def eval_group(one: Callable[..., Any], args: list[Any], cases: list[dict], idx: list[int], out: list[Any]) -> None:
+    """Evaluate the fixture cases ``idx`` (one port, one set of numeric arguments) in a single trace.
+
+    ``one(vals, k)`` builds the port from one setting's ``vals`` and evaluates it at
+    the steps ``k``; it is vmapped over ``args`` (one array per argument, a row per
+    case). Shorter step lists are padded with their last step and cut back;
+    ``out[i]`` receives case ``i``'s float64 values.
+    """
+    width = max(len(cases[i]["steps"]) for i in idx)
+    steps = np.stack([np.pad(cases[i]["steps"], (0, width - len(cases[i]["steps"])), mode="edge") for i in idx])
+    counter = TraceCounter(jax.vmap(one))
+    vals = np.asarray(counter(args, steps.astype(np.int32)), np.float64)
+    assert counter.count == 1
+    for j, i in enumerate(idx):
+        out[i] = vals[j, : len(cases[i]["steps"])]
+
+
+def check_parity(case: dict, got: Any, rtol: float, where: str) -> None:
+    """``got`` equals the peer's ``lr_values`` within ``rtol`` of the peak, except at documented differences.
+
+    A case's ``diff`` lists steps where jaxsched deliberately gives ``expected``
+    instead of the peer's value; the peer must really differ there.
+    """
+    exp = np.asarray(case["lr_values"], np.float64)
+    intended = exp.copy()
+    diff = case.get("diff")
+    if diff:
+        intended[diff["idx"]] = diff["expected"]
+    peak = max(abs(case["lr"]), float(np.max(np.abs(intended))))
+    err = np.abs(got - intended)
+    worst = case["steps"][int(np.argmax(err))]
+    assert np.all(err <= rtol * peak), f"{where}: max err {err.max() / peak:.2e} of peak at step {worst}"
+    if diff:
+        assert np.all(np.abs(exp[diff["idx"]] - np.asarray(diff["expected"])) > 1e-3 * peak), where

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import TraceCounter, all_finite
+from helpers import TraceCounter, all_finite, check_parity, eval_group
 
 import jaxsched
 from jaxsched.compat import timm
@@ -54,33 +54,16 @@ def evaluate(cases, dtype):
     for (cls, nums, _), idx in groups.items():
         args = [np.asarray([cases[i]["lr"] for i in idx], dtype)]
         args += [np.asarray([cases[i]["kwargs"][k] for i in idx], dtype) for k in nums]
-        width = max(len(cases[i]["steps"]) for i in idx)
-        steps = np.stack([np.pad(cases[i]["steps"], (0, width - len(cases[i]["steps"])), mode="edge") for i in idx])
 
         def one(vals, k, cls=cls, nums=nums):
             return getattr(timm, cls)(vals[0], **dict(zip(nums, vals[1:])))(k)
 
-        counter = TraceCounter(jax.vmap(one))
-        vals = np.asarray(counter(args, steps.astype(np.int32)), np.float64)
-        assert counter.count == 1
-        for j, i in enumerate(idx):
-            out[i] = vals[j, : len(cases[i]["steps"])]
+        eval_group(one, args, cases, idx, out)
     return out
 
 
 def check(case, got, rtol):
-    exp = np.asarray(case["lr_values"], np.float64)
-    intended = exp.copy()
-    diff = case.get("diff")
-    if diff:
-        intended[diff["idx"]] = diff["expected"]
-    peak = max(abs(case["lr"]), float(np.max(np.abs(intended))))
-    err = np.abs(got - intended)
-    where = f"{case['cls']} lr={case['lr']} {case['kwargs']}"
-    worst = case["steps"][int(np.argmax(err))]
-    assert np.all(err <= rtol * peak), f"{where}: max err {err.max() / peak:.2e} of peak at step {worst}"
-    if diff:
-        assert np.all(np.abs(exp[diff["idx"]] - np.asarray(diff["expected"])) > 1e-3 * peak), where
+    check_parity(case, got, rtol, f"{case['cls']} lr={case['lr']} {case['kwargs']}")
 
 
 def test_fixture_meta():

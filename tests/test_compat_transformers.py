@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import TraceCounter, all_finite
+from helpers import all_finite, check_parity, eval_group
 
 import jaxsched
 from jaxsched.compat import transformers as hf
@@ -74,8 +74,6 @@ def evaluate(cases, dtype):
             for t in ("warmup_type", "decay_type"):
                 args.append(np.asarray([TYPES[cases[i]["kwargs"].get(t, "linear" if t[0] == "w" else "cosine")]
                                         for i in idx], np.int32))
-        width = max(len(cases[i]["steps"]) for i in idx)
-        steps = np.stack([np.pad(cases[i]["steps"], (0, width - len(cases[i]["steps"])), mode="edge") for i in idx])
 
         def one(vals, k, name=name, no_n=no_n, nums=nums, has_types=has_types):
             vals = list(vals)
@@ -86,28 +84,13 @@ def evaluate(cases, dtype):
                 kw["warmup_type"], kw["decay_type"] = vals.pop(0), vals.pop(0)
             return hf.get_scheduler(name, lr, W, N, kw)(k)
 
-        counter = TraceCounter(jax.vmap(one))
-        vals = np.asarray(counter(args, steps.astype(np.int32)), np.float64)
-        assert counter.count == 1
-        for j, i in enumerate(idx):
-            out[i] = vals[j, : len(cases[i]["steps"])]
+        eval_group(one, args, cases, idx, out)
     return out
 
 
 def check(case, got, rtol):
-    exp = np.asarray(case["lr_values"], np.float64)
-    intended = exp.copy()
-    diff = case.get("diff")
-    if diff:
-        intended[diff["idx"]] = diff["expected"]
-    peak = max(abs(case["lr"]), float(np.max(np.abs(intended))))
-    err = np.abs(got - intended)
     where = f"{case['name']} lr={case['lr']} W={case['num_warmup_steps']} N={case['num_training_steps']}"
-    where += f" {case['kwargs']}"
-    worst = case["steps"][int(np.argmax(err))]
-    assert np.all(err <= rtol * peak), f"{where}: max err {err.max() / peak:.2e} of peak at step {worst}"
-    if diff:
-        assert np.all(np.abs(exp[diff["idx"]] - np.asarray(diff["expected"])) > 1e-3 * peak), where
+    check_parity(case, got, rtol, f"{where} {case['kwargs']}")
 
 
 def test_fixture_meta():
