@@ -308,7 +308,8 @@ def local_time(child: Any, t: Any, hi: Array | None, dtype: Any, start: Array | 
     instead of a pair's four; a float child also skips normalising the pair.
     """
     if child._takes_pair and (isinstance(t, Pair) or jnp.issubdtype(t.dtype, jnp.integer)):
-        return clip_time(as_pair(t) if start is None else sub_time(t, start, dtype), hi)
+        p = as_pair(t) if start is None else sub_time(t, start, dtype)
+        return p if hi is None and child._negative_ok else clip_time(p, hi)
     x = to_float(t, dtype) if start is None else _shift_float(t, start, dtype)
     if hi is None:  # a child whose math holds the step-0 value below 0 needs no clip (one op per step)
         return x if child._negative_ok else jnp.maximum(x, 0.0)
@@ -325,7 +326,7 @@ def split_at(child: Any, t: Any, start: Array, dtype: Any) -> tuple[Any, Array]:
     """
     if child._takes_pair and (isinstance(t, Pair) or jnp.issubdtype(t.dtype, jnp.integer)):
         local = sub_time(t, start, dtype)
-        return clip_time(local), is_negative(local)
+        return (local if child._negative_ok else clip_time(local)), is_negative(local)
     x = _shift_float(t, start, dtype)
     return (x if child._negative_ok else jnp.maximum(x, 0.0)), x < 0
 
@@ -432,8 +433,10 @@ class Schedule:
 
     # Whether ``_eval`` accepts a :class:`Pair` time (exact local steps from a combinator).
     _takes_pair = False
-    # Whether ``_eval`` at a negative step gives the step-0 value with a zero gradient (then a
-    # combinator may skip clipping the local step at 0).
+    # Whether ``_eval`` at a negative step gives finite values and gradients (the primitives give
+    # their step-0 value there). Combinators use a child's value only at local steps >= 0 (a join's
+    # later pieces once reached, a warmup's schedule after the ramp), so for such a child they skip
+    # clipping the local step at 0.
     _negative_ok = False
 
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract

@@ -45,6 +45,9 @@ class Join(Schedule):
     schedules: tuple[Schedule, ...]
     boundaries: Array
     _takes_pair = True
+    # Finite below 0: piece 0 sees its local step clipped into its range, the later pieces are not
+    # reached (each one's value is finite at any local step; see local_time).
+    _negative_ok = True
 
     def _eval(self, t: Array) -> Array:
         pieces = self.schedules
@@ -55,7 +58,7 @@ class Join(Schedule):
         starts = jnp.concatenate([zero, b])
         lens = jnp.maximum(jnp.concatenate([b, jnp.full((1,), jnp.inf, dt)]) - starts, 0.0)
         if n == 1:
-            return pieces[0]._at(t)
+            return pieces[0]._at(local_time(pieces[0], t, None, dt))
         idx = passed(t, b, dt)
         out = None
         for members in _groups(pieces):

@@ -31,6 +31,7 @@ from test_primitives import (
 )
 
 import jaxsched as js
+from jaxsched._base import pytree
 
 
 def _restarts(period: float, mult: float, n: int) -> tuple[float, ...]:
@@ -657,3 +658,35 @@ def test_closed_form_matches_the_exact_path_below_its_limit() -> None:
     P, m = np.meshgrid(np.arange(1.0, 17.0), [1.0, 2.0, 3.0, 7.0])
     gaps = jax.jit(jax.vmap(gap))(jnp.asarray(P.ravel(), jnp.float32), jnp.asarray(m.ravel(), jnp.float32))
     assert float(jnp.max(gaps)) <= 1e-6, np.asarray(gaps)
+
+
+@pytree
+class _RootDecay(js.Schedule):
+    """A user schedule that is smooth from step 0 on and NaN below step -1: ``v / sqrt(1 + t)``."""
+
+    value: jax.Array
+
+    def _eval(self, t: jax.Array) -> jax.Array:
+        return self.value / jnp.sqrt(1.0 + t.astype(self.value.dtype))
+
+
+@pytest.mark.parametrize("kind", ["three-pieces", "one-piece", "empty-first"])
+def test_join_below_zero_is_finite_whatever_its_pieces(kind: str) -> None:
+    # Join declares _negative_ok, so a warmup hands it negative local steps (and discards the values):
+    # they must be finite, with finite gradients, even with pieces that are NaN below 0 on their own.
+    root, expo = _RootDecay(jnp.float32(1.0)), js.exponential(1.0, 0.5, 3.0)
+    assert not all_finite(root._eval(jnp.float32(-3.0)))
+    table = js.piecewise_constant([1.0, 0.5, 0.25], [2.0, 4.0])
+    s = {
+        "three-pieces": js.join([root, expo, table], [5.0, 9.0]),
+        "one-piece": js.join([root], []),
+        "empty-first": js.join([expo, root], [0.0]),
+    }[kind]
+    neg = jnp.asarray([-0.5, -3.0, -1e6, -2.0**31], jnp.float32)
+    assert all_finite(s._eval(neg))
+    assert all_finite(jax.grad(lambda s: s._eval(neg).sum())(s))
+    w = js.warmup(s, 2**30 + 128)  # local steps down to about -2**30 (integer and pair arithmetic)
+    k = jnp.asarray([0, 1, 2**29, 2**30 + 127, 2**30 + 128, 2**30 + 140], jnp.int32)
+    out = w(k)
+    assert all_finite(out) and float(out[-2]) == pytest.approx(float(s(0)), rel=1e-6)
+    assert all_finite(jax.grad(lambda w: w(k).sum())(w))

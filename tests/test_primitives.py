@@ -600,8 +600,9 @@ def test_huge_phase_lengths_are_exact_at_the_end() -> None:
     ids=["constant", "linear", "cosine", "polynomial", "sqrt_decay", "cooldown"],
 )
 def test_negative_ok_classes_hold_their_start_below_zero(make: Any) -> None:
-    # Combinators skip clipping a local step at 0 for these (_negative_ok): below 0 they must give the
-    # step-0 value and the step-0 gradient w.r.t. every leaf (and none w.r.t. the step).
+    # Combinators skip clipping a local step at 0 for these (_negative_ok). They only need finite values
+    # and gradients there (join checks that in test_combinators); the primitives promise more: below 0
+    # they give the step-0 value and the step-0 gradient w.r.t. every leaf (and none w.r.t. the step).
     s = make()
     assert type(s)._negative_ok
     neg = jnp.asarray([-0.5, -3.0, -1e6], jnp.float32)
