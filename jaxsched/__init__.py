@@ -74,6 +74,7 @@ from ._primitives import PiecewiseLinear as PiecewiseLinear
 from ._primitives import Polynomial as Polynomial
 from ._primitives import SqrtDecay as SqrtDecay
 from ._primitives import constant as constant
+from ._primitives import cooldown as cooldown
 from ._primitives import cosine as cosine
 from ._primitives import exponential as exponential
 from ._primitives import inverse_sqrt as inverse_sqrt

@@ -64,8 +64,8 @@ class Join(Schedule):
         for members in _groups(pieces):
             if len(members) == 1:
                 (j,) = members
-                # The last piece is unbounded (length inf): no upper clip, no clip at 0 for a child whose
-                # math holds below 0 (its value is only selected at or after its start).
+                # The last piece is unbounded (length inf): no upper clip, and no clip at 0 for a child
+                # finite below 0 (_negative_ok: its value is only selected at or after its start).
                 hi = None if j == n - 1 else lens[j]
                 local = local_time(pieces[j], t, hi, dt, start=None if j == 0 else starts[j])
                 val = pieces[j]._at(local)

@@ -17,10 +17,10 @@ from . import _validate as V
 from ._arith import Product, Sum
 from ._base import Array, float_dtype
 from ._join import Join, Select, Warmup
-from ._primitives import Constant, Cooldown, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear
+from ._primitives import COOLDOWN_SHAPES, Constant, Cooldown, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear
 from ._repeat import Repeat
 
-WSD_SHAPES = ("linear", "cosine", "1-sqrt")
+WSD_SHAPES = COOLDOWN_SHAPES
 ANNEAL_STRATEGIES = ("cos", "linear")
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 

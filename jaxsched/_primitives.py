@@ -100,6 +100,8 @@ class Cooldown(Schedule):
     ``wsd``'s cooldown: the shape can be swept in a grid like any number, at the
     cost of one progress and three cheap factors rather than three schedules.
 
+    Build it with :func:`cooldown`, which validates the arguments.
+
     >>> import jax.numpy as jnp
     >>> from jaxsched import Cooldown
     >>> c = Cooldown(jnp.asarray(1.0), jnp.asarray(0.0), jnp.asarray(4.0), shape=jnp.asarray(2))  # 1-sqrt
@@ -275,6 +277,33 @@ def sqrt_decay(init_value: Any, end_value: Any, steps: Any, power: Any = None) -
         V.value("end_value", end_value),
         V.length("steps", steps),
         None if power is None else V.positive("power", power),
+    )
+
+
+COOLDOWN_SHAPES = ("linear", "cosine", "1-sqrt")
+
+
+def cooldown(init_value: Any, end_value: Any, steps: Any, shape: Any = "1-sqrt") -> Cooldown:
+    """A decay from ``init_value`` to ``end_value`` over ``steps`` whose shape is a sweepable leaf.
+
+    .. math:: \\eta(t) = v_1 + (v_0 - v_1)\\, c(p), \\quad p = \\min(t / T, 1), \\quad
+              c(p) = 1 - p,\\ \\tfrac{1 + \\cos(\\pi p)}{2}\\ \\text{or}\\ 1 - \\sqrt{p}
+
+    ``shape`` is ``"linear"``, ``"cosine"`` or ``"1-sqrt"``, or its index
+    0..2 (traced too), so a grid can sweep the shape inside one compiled
+    program; ``wsd`` decays with it.
+
+    >>> import jaxsched
+    >>> jaxsched.cooldown(1.0, 0.0, 100, shape="linear")([0, 25, 100]).tolist()
+    [1.0, 0.75, 0.0]
+    >>> jaxsched.cooldown(1.0, 0.0, 100)([0, 25, 100]).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    return Cooldown(
+        V.value("init_value", init_value),
+        V.value("end_value", end_value),
+        V.length("steps", steps),
+        V.choice("shape", shape, COOLDOWN_SHAPES),
     )
 
 

@@ -97,6 +97,7 @@ def _native() -> dict[str, _Factory]:
         ("exponential", _primitives.exponential, "primitive"),
         ("inverse_sqrt", _primitives.inverse_sqrt, "primitive"),
         ("sqrt_decay", _primitives.sqrt_decay, "primitive"),
+        ("cooldown", _primitives.cooldown, "primitive"),
         ("piecewise_constant", _primitives.piecewise_constant, "primitive"),
         ("piecewise_linear", _primitives.piecewise_linear, "primitive"),
         ("warmup_cosine", _presets.warmup_cosine, "preset"),

@@ -315,6 +315,7 @@ SAMPLE_ARGS: dict[str, dict[str, Any]] = {
     "exponential": {"init_value": 1.0, "decay_rate": 0.5, "decay_steps": 10},
     "inverse_sqrt": {"init_value": 1.0, "timescale": 10},
     "sqrt_decay": {"init_value": 1.0, "end_value": 0.0, "steps": 10},
+    "cooldown": {"init_value": 1.0, "end_value": 0.0, "steps": 10, "shape": "cosine"},
     "piecewise_constant": {"values": [1.0, 0.1], "boundaries": [5]},
     "piecewise_linear": {"values": [0.0, 1.0], "boundaries": [0, 5]},
     "warmup_cosine": {"peak_value": 1.0, "total_steps": 100, "warmup_steps": 10},

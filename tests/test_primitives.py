@@ -456,7 +456,7 @@ CASES = [
     *(
         Case(
             f"cooldown-{name}",
-            lambda init_value, end_value, steps, shape: jaxsched.Cooldown(init_value, end_value, steps, shape),
+            lambda init_value, end_value, steps, shape: jaxsched.cooldown(init_value, end_value, steps, shape),
             lambda init_value, end_value, steps, shape: [R.linear, R.cosine, R.sqrt_decay][int(shape)](
                 init_value, end_value, steps
             ),

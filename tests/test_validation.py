@@ -42,6 +42,7 @@ SPECS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "cosine": (js.cosine, {"init_value": 1.0, "end_value": 0.0, "steps": 10, "exponent": 1.0}),
     "polynomial": (js.polynomial, {"init_value": 1.0, "end_value": 0.0, "steps": 10, "power": 2.0}),
     "sqrt_decay": (js.sqrt_decay, {"init_value": 1.0, "end_value": 0.0, "steps": 10, "power": 0.5}),
+    "cooldown": (js.cooldown, {"init_value": 1.0, "end_value": 0.0, "steps": 10}),  # shape: see below
     "exponential": (js.exponential, {"init_value": 1.0, "decay_rate": 0.5, "decay_steps": 10, "end_value": 0.1}),
     "inverse_sqrt": (js.inverse_sqrt, {"init_value": 1.0, "timescale": 10}),
     "warmup": (js.warmup, {"schedule": C, "steps": 5, "init_value": 0.0}),
@@ -105,6 +106,7 @@ OUT_OF_RANGE = [
     ("sqrt_decay", "steps", -3),
     ("sqrt_decay", "power", 0.0),
     ("sqrt_decay", "power", -1.0),
+    ("cooldown", "steps", -2),
     ("exponential", "decay_rate", 0.0),
     ("exponential", "decay_rate", -0.5),
     ("exponential", "decay_steps", 0),
@@ -125,6 +127,15 @@ OUT_OF_RANGE = [
 @pytest.mark.parametrize("factory, arg, value", OUT_OF_RANGE, ids=[f"{f}-{a}-{v}" for f, a, v in OUT_OF_RANGE])
 def test_out_of_range_values(factory: str, arg: str, value: Any) -> None:
     _raises(ValueError, lambda: _call(factory, **{arg: value}), arg, repr(value))
+
+
+def test_cooldown_shape_is_a_name_or_an_index() -> None:
+    for good, k in (("linear", 0), ("Cosine", 1), ("1_sqrt", 2), (2, 2), (np.int32(1), 1)):
+        assert int(_call("cooldown", shape=good).shape) == k
+    for bad in ("square", 3, -1):
+        _raises(ValueError, lambda bad=bad: _call("cooldown", shape=bad), "shape", repr(bad))
+    for bad in (0.5, None, True):
+        _raises(TypeError, lambda bad=bad: _call("cooldown", shape=bad), "shape", repr(bad))
 
 
 def test_numpy_and_jax_scalars_are_accepted() -> None:
