@@ -520,6 +520,55 @@ def test_join_of_two_large_families_gathers_each_members_own_start_and_length() 
     assert_close_to_peak(_ev(js.join(pieces, bounds), k), expected, float(n))
     assert_close_to_peak(jax.jit(lambda s: s(k))(js.join(pieces, bounds)), expected, float(n))
 
+@pytest.mark.parametrize("n", [31, 32, 33, 127, 128, 515, 516, 700])
+def test_boundary_count_matches_searchsorted(n: int) -> None:
+    # Up to 32 boundaries a compare chain; above, blocks of 4 (the chain over each block's last key,
+    # then three gathered keys); above 4 x 128, a binary search for the block. Integer, float and
+    # pair steps, integer and fractional boundaries, against NumPy's count.
+    from jaxsched._base import Pair, passed
+
+    rng = np.random.default_rng(n)
+    k = jnp.arange(-60, 3100, dtype=jnp.int32)
+    integer, fractional = np.sort(rng.integers(-50, 3000, n)), np.sort(rng.uniform(-50, 3000, n))
+    for b in (integer.astype(np.float32), fractional.astype(np.float32)):
+        bj = jnp.asarray(b)
+        count = jax.jit(lambda t, b: passed(t, b, jnp.float32))
+        np.testing.assert_array_equal(count(k, bj), np.searchsorted(b.astype(np.float64), np.asarray(k), side="right"))
+        kf = k.astype(jnp.float32) + 0.5
+        np.testing.assert_array_equal(count(kf, bj), np.searchsorted(b, np.asarray(kf), side="right"))
+        pair = Pair(k, jnp.full(k.shape, 0.25, jnp.float32), k)
+        np.testing.assert_array_equal(
+            passed(pair, bj, jnp.float32), np.searchsorted(b.astype(np.float64), np.asarray(k) + 0.25, side="right")
+        )
+    # Unsorted traced boundaries: not a count any more, but a valid piece index.
+    shuffled = jnp.asarray(rng.permutation(np.arange(n, dtype=np.float32) * 3.0))
+    idx = jax.jit(lambda t, b: passed(t, b, jnp.float32))(k, shuffled)
+    assert int(jnp.min(idx)) >= 0 and int(jnp.max(idx)) <= n
+
+
+def test_large_family_local_steps_with_fractional_boundaries() -> None:
+    # 40 cosines (one gathered family, float children): each sees t - start with the start's integer
+    # and fractional parts split per boundary, for integer, float and pair steps (a warmup of 2.5
+    # steps hands the join a pair with offset 1/2), under jit and vmap, with finite gradients.
+    n = 40
+    bounds = [7.25 * i + 0.5 * (i % 2) for i in range(1, n)]
+    s = js.join([js.cosine(1.0 + i, 0.1 * i, 6.0 + (i % 3)) for i in range(n)], bounds)
+    ref = R.join([R.cosine(1.0 + i, 0.1 * i, 6.0 + (i % 3)) for i in range(n)], bounds)
+    k = np.arange(-3, int(7.25 * n) + 20)
+    peak = float(n)
+    assert_close_to_peak(_ev(s, k), ref(k), peak)
+    assert_close_to_peak(_ev(s, k + 0.5), ref(k + 0.5), peak)
+    assert_close_to_peak(jax.jit(lambda s: s(k))(s), ref(k), peak)
+    w = js.warmup(s, 2.5, init_value=0.0)
+    assert_close_to_peak(_ev(w, k), R.warmup(ref, 2.5, 0.0)(k), peak)
+    batch = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), s)
+    assert_close_to_peak(jax.vmap(lambda s: s(k))(batch)[1], ref(k), peak)
+    g = jax.grad(lambda s: s(jnp.asarray(k)).sum())(s)
+    assert all_finite(g)
+    # The boundaries carry gradient: each piece's values move with its start.
+    assert float(jnp.abs(g.boundaries).sum()) > 0.0
+
+
 def test_arith_results_are_schedules_and_pytrees() -> None:
     a, b = js.linear(0.0, 1.0, 10), js.cosine(1.0, 0.0, 10)
     for s in (a + b, a * b, 2.0 * a, a / 2.0, a - b, -a, js.clip(a, 0.1, 0.9), js.minimum(a, b), js.maximum(a, 0.5)):
@@ -670,7 +719,7 @@ class _RootDecay(js.Schedule):
         return self.value / jnp.sqrt(1.0 + t.astype(self.value.dtype))
 
 
-@pytest.mark.parametrize("kind", ["three-pieces", "one-piece", "empty-first"])
+@pytest.mark.parametrize("kind", ["three-pieces", "one-piece", "empty-first", "large-family"])
 def test_join_below_zero_is_finite_whatever_its_pieces(kind: str) -> None:
     # Join declares _negative_ok, so a warmup hands it negative local steps (and discards the values):
     # they must be finite, with finite gradients, even with pieces that are NaN below 0 on their own.
@@ -681,6 +730,8 @@ def test_join_below_zero_is_finite_whatever_its_pieces(kind: str) -> None:
         "three-pieces": js.join([root, expo, table], [5.0, 9.0]),
         "one-piece": js.join([root], []),
         "empty-first": js.join([expo, root], [0.0]),
+        # 12 of one family (gathered): piece 0's local step is clipped at 0 for a child NaN below -1
+        "large-family": js.join([_RootDecay(jnp.float32(1.0 + i)) for i in range(12)], [5.0 * i for i in range(1, 12)]),
     }[kind]
     neg = jnp.asarray([-0.5, -3.0, -1e6, -2.0**31], jnp.float32)
     assert all_finite(s._eval(neg))
