@@ -590,7 +590,7 @@ def test_join_of_array_valued_pieces_keeps_each_piece() -> None:
 # ----------------------------------------------------------------------------- exact local steps when nested
 
 _W, _B, _P = 10.5, float(2**30 + 128), 100.0  # a fractional warmup; float32-exact boundary above 2**30
-_PC_B = [float(2**24 + 64 + 2 * i) for i in range(150)]  # > 128 boundaries: the binary-search path
+_PC_B = [float(2**24 + 64 + 2 * i) for i in range(150)]  # > 32 boundaries: the two-level count
 
 
 def _nested() -> tuple[js.Schedule, R.Ref]:
