@@ -4,8 +4,10 @@
 evaluates each *family* of pieces once: pieces with the same pytree structure
 (and scalar leaves) are stacked and their hyperparameters gathered by the
 piece index, so a join of 128 cosines costs one cosine per element, not 128.
-Every piece sees its local step clipped into its own range, so an unselected
-piece can neither poison the value nor the gradient.
+A piece evaluated at steps where it is not active sees its local step clipped
+into its own range, so it can neither poison the value nor the gradient; a
+large family of float children evaluates only the active member, at its own
+steps (see DESIGN.md, "Join").
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ class Join(Schedule):
     schedules: tuple[Schedule, ...]
     boundaries: Array
     _takes_pair = True
-    # Finite below 0: piece 0 sees its local step clipped into its range, the later pieces are not
-    # reached (each one's value is finite at any local step; see local_time).
+    # Finite below 0: piece 0 sees its local step clipped at 0 unless it is finite there itself, the
+    # later pieces are not reached (each one's value is finite at any local step; see local_time).
     _negative_ok = True
 
     def _eval(self, t: Array) -> Array:
