@@ -445,8 +445,12 @@ def _nodes(s: Any) -> Any:
     """Every schedule in the tree under ``s`` (``s`` included)."""
     if isinstance(s, Schedule):
         yield s
-        for f in dataclasses.fields(s):  # type: ignore[arg-type]
-            yield from _nodes(getattr(s, f.name))
+        if hasattr(s, "_subschedules"):  # a join: its families without slicing them into pieces
+            kids = s._subschedules()
+        else:
+            kids = [getattr(s, f.name) for f in dataclasses.fields(s)]  # type: ignore[arg-type]
+        for k in kids:
+            yield from _nodes(k)
     elif isinstance(s, (tuple, list)):
         for x in s:
             yield from _nodes(x)

@@ -569,6 +569,72 @@ def test_large_family_local_steps_with_fractional_boundaries() -> None:
     assert float(jnp.abs(g.boundaries).sum()) > 0.0
 
 
+def _large_join(offset: float = 0.0, n: int = 12) -> js.Join:
+    # n cosines (one family, stacked as a pytree) around a linear and a nested warmup (pieces of their own)
+    pieces = [js.cosine(1.0 + i + offset, 0.1 * i, 5.0 + i) for i in range(n)]
+    pieces[3] = js.linear(2.0 + offset, 0.5, 4.0)
+    pieces[7] = js.warmup(js.cosine(1.5, 0.0, 6.0), 2)
+    return js.join(pieces, [6.0 * i + offset for i in range(1, n)])
+
+
+def test_join_families_are_stacked_leaves_and_pieces_round_trip() -> None:
+    j = _large_join()
+    leaves, treedef = jax.tree_util.tree_flatten(j)
+    # 10 cosines: 3 stacked leaves of shape (10,); the linear (3), the warmup (5) and the boundaries (1)
+    assert sorted(np.shape(x) for x in leaves) == sorted([(10,)] * 3 + [()] * 3 + [()] * 5 + [(11,)])
+    back = jax.tree_util.tree_unflatten(treedef, leaves)
+    assert len(back.schedules) == 12 and type(back.schedules[7]) is type(j.schedules[7])
+    for p, q in zip(j.schedules, back.schedules):
+        assert jax.tree_util.tree_structure(p) == jax.tree_util.tree_structure(q)
+        for x, y in zip(jax.tree_util.tree_leaves(p), jax.tree_util.tree_leaves(q)):
+            np.testing.assert_array_equal(x, y)
+    k = np.arange(0, 90)
+    np.testing.assert_array_equal(back(k), j(k))
+    # Non-array leaves (in_axes, shardings, sentinels) survive a round trip unchanged.
+    marks = jax.tree_util.tree_unflatten(treedef, list(range(len(leaves))))
+    assert jax.tree_util.tree_leaves(marks) == list(range(len(leaves)))
+    assert jax.tree_util.tree_structure(jax.tree_util.tree_map(lambda x: x, j)) == treedef
+    # Inside jit the pieces are sliced from the traced stacks on demand.
+    got = jax.jit(lambda s: jnp.stack([p(3) for p in s.schedules]))(j)
+    np.testing.assert_allclose(got, [float(p(3)) for p in j.schedules], rtol=1e-6)
+
+
+def test_large_join_config_checkpoint_batch_and_one_trace() -> None:
+    j = _large_join()
+    k = np.arange(0, 90)
+    np.testing.assert_array_equal(js.from_json(js.to_json(j))(k), j(k))
+    d = js.state_to_dict(j)
+    assert "families.0.0" in d and len(d) == len(jax.tree_util.tree_leaves(j))
+    np.testing.assert_array_equal(js.state_from_dict(j, d)(k), j(k))
+    batch = js.stack([_large_join(0.0), _large_join(0.5)])
+    out = jax.vmap(lambda s: s(k))(batch)
+    np.testing.assert_array_equal(out[1], _large_join(0.5)(k))
+    # A batch built leaf by leaf (pieces with batched leaves: not stacked as a family in the pytree)
+    # is still one gathered family inside vmap.
+    from jaxsched._join import Join
+    from jaxsched._primitives import Cosine
+
+    two = lambda a, b: jnp.asarray([a, b], jnp.float32)  # noqa: E731
+    pieces = tuple(Cosine(two(1.0 + i, 2.0 + i), two(0.1 * i, 0.0), two(5.0 + i, 6.0)) for i in range(12))
+    bounds = jnp.asarray(np.stack([np.arange(1, 12) * 6.0, np.arange(1, 12) * 7.0]), jnp.float32)
+    leafwise = Join(pieces, bounds)
+    assert len(jax.tree_util.tree_leaves(leafwise)) == 37
+    rows = jax.vmap(lambda s: s(k))(leafwise)
+    for r in range(2):
+        one = js.join([js.cosine(1.0 + i + r, 0.1 * i * (1 - r), [5.0 + i, 6.0][r]) for i in range(12)], list(bounds[r]))
+        np.testing.assert_allclose(rows[r], one(k), rtol=1e-6, atol=1e-7)
+    traces = []
+
+    @jax.jit
+    def f(s: js.Schedule) -> jax.Array:
+        traces.append(1)
+        return s(k)
+
+    for i in range(10):
+        np.testing.assert_allclose(f(_large_join(0.25 * i)), _large_join(0.25 * i)(k), rtol=1e-6)
+    assert len(traces) == 1
+
+
 def test_arith_results_are_schedules_and_pytrees() -> None:
     a, b = js.linear(0.0, 1.0, 10), js.cosine(1.0, 0.0, 10)
     for s in (a + b, a * b, 2.0 * a, a / 2.0, a - b, -a, js.clip(a, 0.1, 0.9), js.minimum(a, b), js.maximum(a, 0.5)):
