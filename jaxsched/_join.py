@@ -55,7 +55,12 @@ def _groups(pieces: Sequence[Schedule]) -> list[list[int]]:
 
 
 def _column(col: Sequence[Any]) -> Array:
-    """One leaf of a family, stacked over its members (a host-side stack for concrete leaves)."""
+    """One leaf of a family, stacked over its members.
+
+    Concrete arrays are stacked on the host (no XLA program for a 128-way stack). Unlike
+    ``_grid``'s stack, weakly typed leaves (a class built from Python floats) stay on ``jnp.stack``,
+    which keeps them weak, as the pieces themselves are.
+    """
     concrete = all(isinstance(x, (jax.Array, np.ndarray)) and not isinstance(x, jax.core.Tracer) for x in col)
     if concrete and not any(getattr(x, "weak_type", False) for x in col):
         return jnp.asarray(np.stack([np.asarray(x) for x in col]))  # no XLA program for a 128-way stack
@@ -209,7 +214,7 @@ def _flatten_join(j: Join) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     pieces = j.schedules
     families, stacks, plain = [], [], []
     for members in _groups(pieces):
-        if len(members) > _WHERE_MAX and not any(jnp.ndim(x) for x in jax.tree_util.tree_leaves(pieces[members[0]])):
+        if len(members) > _WHERE_MAX:  # (pieces with array leaves are families of one: see _family_key)
             flats = [jax.tree_util.tree_flatten(pieces[m])[0] for m in members]
             families.append((tuple(members), jax.tree_util.tree_structure(pieces[members[0]])))
             stacks.append(tuple(_column(col) for col in zip(*flats)))

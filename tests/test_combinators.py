@@ -621,7 +621,8 @@ def test_large_join_config_checkpoint_batch_and_one_trace() -> None:
     assert len(jax.tree_util.tree_leaves(leafwise)) == 37
     rows = jax.vmap(lambda s: s(k))(leafwise)
     for r in range(2):
-        one = js.join([js.cosine(1.0 + i + r, 0.1 * i * (1 - r), [5.0 + i, 6.0][r]) for i in range(12)], list(bounds[r]))
+        row = [js.cosine(1.0 + i + r, 0.1 * i * (1 - r), [5.0 + i, 6.0][r]) for i in range(12)]
+        one = js.join(row, list(bounds[r]))
         np.testing.assert_allclose(rows[r], one(k), rtol=1e-6, atol=1e-7)
     traces = []
 
