@@ -68,8 +68,16 @@ def _column(col: Sequence[Any]) -> Array:
 
 
 def _row(leaf: Any, r: int) -> Any:
-    """Member ``r`` of a stacked family leaf (the last axis; a batch of joins has a leading one)."""
-    return leaf[..., r] if np.ndim(leaf) >= 1 else leaf
+    """Member ``r`` of a stacked family leaf (the last axis; a batch of joins has a leading one).
+
+    Leaves that are not arrays (``in_axes``, shardings, anything a ``tree_map`` returned) are
+    every member's; a ``ShapeDtypeStruct`` loses its last axis.
+    """
+    if isinstance(leaf, (jax.Array, np.ndarray)) and leaf.ndim >= 1:
+        return leaf[..., r]
+    if isinstance(leaf, jax.ShapeDtypeStruct) and leaf.ndim >= 1:
+        return jax.ShapeDtypeStruct(leaf.shape[:-1], leaf.dtype)
+    return leaf
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 from typing import Any
 
 import jax
@@ -594,6 +595,9 @@ def test_join_families_are_stacked_leaves_and_pieces_round_trip() -> None:
     marks = jax.tree_util.tree_unflatten(treedef, list(range(len(leaves))))
     assert jax.tree_util.tree_leaves(marks) == list(range(len(leaves)))
     assert jax.tree_util.tree_structure(jax.tree_util.tree_map(lambda x: x, j)) == treedef
+    assert jax.tree_util.tree_map(np.shape, j).schedules[2].init_value == (10,)  # every member's
+    assert jax.eval_shape(lambda s: s, j).schedules[2].init_value.shape == ()
+    assert len(pickle.loads(pickle.dumps(back)).schedules) == 12
     # Inside jit the pieces are sliced from the traced stacks on demand.
     got = jax.jit(lambda s: jnp.stack([p(3) for p in s.schedules]))(j)
     np.testing.assert_allclose(got, [float(p(3)) for p in j.schedules], rtol=1e-6)
