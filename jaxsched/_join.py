@@ -57,14 +57,17 @@ def _groups(pieces: Sequence[Schedule]) -> list[list[int]]:
 def _column(col: Sequence[Any]) -> Array:
     """One leaf of a family, stacked over its members.
 
-    Concrete arrays are stacked on the host (no XLA program for a 128-way stack). Unlike
-    ``_grid``'s stack, weakly typed leaves (a class built from Python floats) stay on ``jnp.stack``,
-    which keeps them weak, as the pieces themselves are.
+    Concrete leaves give a concrete stack even inside a trace (the join caches it: a tracer there
+    would leak): arrays are stacked on the host (no XLA program for a 128-way stack); weakly typed
+    ones (a class built from Python floats) eagerly by ``jnp.stack``, which keeps them weak, as the
+    pieces themselves are (``_grid``'s stack drops weak types; a join's evaluation must not).
     """
-    concrete = all(isinstance(x, (jax.Array, np.ndarray)) and not isinstance(x, jax.core.Tracer) for x in col)
-    if concrete and not any(getattr(x, "weak_type", False) for x in col):
-        return jnp.asarray(np.stack([np.asarray(x) for x in col]))  # no XLA program for a 128-way stack
-    return jnp.stack(col)
+    if any(isinstance(x, jax.core.Tracer) for x in col):
+        return jnp.stack(col)
+    if all(isinstance(x, (jax.Array, np.ndarray)) and not getattr(x, "weak_type", False) for x in col):
+        return jnp.asarray(np.stack([np.asarray(x) for x in col]))
+    with jax.ensure_compile_time_eval():
+        return jnp.stack(col)
 
 
 def _row(leaf: Any, r: int) -> Any:
@@ -105,9 +108,10 @@ class Join(Schedule):
             raise AttributeError(name)
         (stacks, plain_pieces, _), (n, families, plain) = flat
         out: list[Any] = [None] * n
-        for (members, treedef), cols in zip(families, stacks):
-            for r, j in enumerate(members):
-                out[j] = jax.tree_util.tree_unflatten(treedef, [_row(c, r) for c in cols])
+        with jax.ensure_compile_time_eval():  # concrete stacks give concrete pieces, even inside a trace
+            for (members, treedef), cols in zip(families, stacks):
+                for r, j in enumerate(members):
+                    out[j] = jax.tree_util.tree_unflatten(treedef, [_row(c, r) for c in cols])
         for j, p in zip(plain, plain_pieces):
             out[j] = p
         pieces = tuple(out)

@@ -603,6 +603,26 @@ def test_join_families_are_stacked_leaves_and_pieces_round_trip() -> None:
     np.testing.assert_allclose(got, [float(p(3)) for p in j.schedules], rtol=1e-6)
 
 
+def test_join_stacks_its_families_once_and_concretely() -> None:
+    # A join built from Python floats (weakly typed leaves), first used inside jit: the stacks it
+    # caches must be concrete (a tracer there leaks into the next call) and stay weakly typed.
+    from jaxsched._join import Join
+    from jaxsched._primitives import Constant
+
+    j = Join(tuple(Constant(float(i)) for i in range(10)), jnp.arange(1.0, 10.0, dtype=jnp.float32))
+    k = jnp.arange(12)
+    expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9]
+    np.testing.assert_array_equal(jax.jit(lambda: j(k))(), expected)
+    np.testing.assert_array_equal(j(k), expected)
+    stacked = jax.tree_util.tree_leaves(j)[0]
+    assert not isinstance(stacked, jax.core.Tracer) and stacked.shape == (10,) and stacked.weak_type
+    assert jax.tree_util.tree_leaves(j)[0] is stacked  # computed once
+    # A join rebuilt from concrete leaves, its pieces first sliced inside a trace: concrete too.
+    back = jax.tree_util.tree_map(lambda x: x, j)
+    np.testing.assert_array_equal(jax.jit(lambda: back.schedules[4](0))(), 4.0)
+    assert not isinstance(back.schedules[4].value, jax.core.Tracer)
+
+
 def test_large_join_config_checkpoint_batch_and_one_trace() -> None:
     j = _large_join()
     k = np.arange(0, 90)
