@@ -262,20 +262,6 @@ def _int_split(x: Array, idt: Any) -> tuple[Array, Array, Array]:
     return whole.astype(idt), xc - whole, fits
 
 
-def _against(t: Any, start: Array, dtype: Any) -> tuple[Any, Array, Array, Array]:
-    """``(t as a pair, whole part of start, offset difference, fits)`` for subtracting ``start`` exactly.
-
-    Starts lie in [0, 2**31) for valid settings. A traced negative one keeps its
-    distance in the offset difference (``>= 1``: reached); one beyond the int
-    range does not ``fit``, and the callers then add INT_MIN to ``k >= 0``,
-    which is negative for every step (never reached).
-    """
-    t = as_pair(t)
-    ws, fs, fits = _int_split(jnp.clip(start, 0.0, None), t.k.dtype)
-    far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
-    return t, ws, t.offset(dtype) - fs - far, fits
-
-
 def sub_time(t: Any, start: Array, dtype: Any) -> Any:
     """``t - start``: a :class:`Pair` for an integer or pair ``t`` (exact), else a float.
 
@@ -285,11 +271,15 @@ def sub_time(t: Any, start: Array, dtype: Any) -> Any:
     start = jnp.asarray(start, dtype)
     if not isinstance(t, Pair) and not jnp.issubdtype(t.dtype, jnp.integer):
         return to_float(t, dtype) - start
-    t, ws, r, fits = _against(t, start, dtype)
+    t = as_pair(t)
     idt = t.k.dtype
+    whole, frac = _start_parts(start, idt, dtype)
+    r = t.offset(dtype) + frac
     carry = jnp.clip(jnp.floor(r), -1.0, 0.0)  # r in (-1, 1) for valid settings
-    # One addition per step (the offset is per setting where r is).
-    k = t.k + jnp.where(fits, carry.astype(idt) - ws, jnp.iinfo(idt).min)
+    # One addition per step (the offset is per setting where r is); a start beyond the int range
+    # keeps INT_MIN (no carry: it would wrap).
+    never = whole == jnp.iinfo(idt).min
+    k = t.k + jnp.where(never, whole, whole + carry.astype(idt))
     return Pair(k, r - carry, t.top, t.exact)
 
 
@@ -334,10 +324,12 @@ def shift_from(t: Any, boundaries: Array, idx: Array, dtype: Any) -> Array:
 def _start_parts(start: Array, idt: Any, dtype: Any) -> tuple[Array, Array]:
     """``(whole, frac)`` with ``k + r - start == (k + whole) + (r + frac)``; ``whole`` an int of ``idt``.
 
-    ``whole`` is ``-floor(start)``, or INT_MIN for a start beyond the int range
-    (``k + INT_MIN < 0`` for every step ``k >= 0``: never reached); ``frac`` is
-    ``floor(start) - start``, plus the distance below 0 of a negative traced
-    start (``>= 1``: reached from step 0).
+    Starts lie in [0, 2**31) for valid settings. ``whole`` is ``-floor(start)``,
+    or INT_MIN for a start beyond the int range (``k + INT_MIN < 0`` for every
+    step ``k >= 0``: never reached); ``frac`` is ``floor(start) - start``, plus
+    the distance below 0 of a negative traced start (``>= 1``: reached from
+    step 0). The one split of a start that :func:`sub_time`, :func:`shift` and
+    :func:`shift_from` share.
     """
     ws, fs, fits = _int_split(jnp.clip(start, 0.0, None), idt)
     far = start - (ws.astype(dtype) + fs)  # 0 unless the start is negative or beyond the int range
@@ -445,11 +437,7 @@ def _nodes(s: Any) -> Any:
     """Every schedule in the tree under ``s`` (``s`` included)."""
     if isinstance(s, Schedule):
         yield s
-        if hasattr(s, "_subschedules"):  # a join: its families without slicing them into pieces
-            kids = s._subschedules()
-        else:
-            kids = [getattr(s, f.name) for f in dataclasses.fields(s)]  # type: ignore[arg-type]
-        for k in kids:
+        for k in s._subschedules():
             yield from _nodes(k)
     elif isinstance(s, (tuple, list)):
         for x in s:
@@ -509,6 +497,10 @@ class Schedule:
 
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _subschedules(self) -> list[Any]:
+        """The fields to walk for schedules inside this one (see ``_nodes``; a join walks its families)."""
+        return [getattr(self, f.name) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
 
     def _at(self, t: Any) -> Array:
         """``_eval`` at an internal time; combinators call their children through this."""
