@@ -3,8 +3,9 @@
 Cycle ``i`` lasts ``L_i = period * m**i`` and starts at
 ``S_i = period * (m**i - 1) / (m - 1)`` (``period * i`` when ``m == 1``). The
 cycle index comes from the closed form ``i = log1p(t (m - 1) / period) /
-log1p(m - 1)``, then is corrected by one in either direction with exact
-comparisons of the step against the neighbouring restart points. Restart
+log1p(m - 1)``, floored after subtracting 1/2, which makes it the cycle or the
+one before; one exact comparison of the step with the next restart point
+settles which (the log and exp of each step are ``_fastmath``'s). Restart
 points that are integers up to float rounding are snapped to those integers,
 so integer-valued settings restart exactly at every restart step (the floored
 log of torch, Keras and timm lands in the previous cycle at some of them, see
@@ -20,22 +21,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from . import _fastmath as FM
 from . import _validate as V
 from ._base import Array, Pair, Schedule, _max_float_in, pytree, safe_div, to_float
 
 
-def _snap(s: Array, integral: Array | None = None) -> Array:
-    """Round ``s`` to the nearest integer when it is one up to a few ulps (value only).
+def _snap(s: Array, tol: Array) -> Array:
+    """Round ``s >= 0`` to the nearest integer when it is within ``tol * max(s, 1)`` of it (value only).
 
-    Where ``integral`` is true the true value is known to be an integer (integer
-    period and growth), so ``s`` is rounded whenever its float error is below 1/2.
+    ``tol`` is per setting: 1/2 where the true value is known to be an integer (integer period and
+    growth: ``s`` is rounded whenever its float error is below 1/2), a few ulps elsewhere.
     """
     r = jnp.round(s)
-    tol = 4 * jnp.finfo(s.dtype).eps * jnp.maximum(jnp.abs(s), 1.0)
-    if integral is not None:
-        tol = jnp.where(integral, 0.5, tol)
     snapped = s + jax.lax.stop_gradient(r - s)
-    return jnp.where(jnp.abs(s - r) <= tol, snapped, s)
+    return jnp.where(jnp.abs(s - r) <= tol * jnp.maximum(s, 1.0), snapped, s)
 
 
 def float_path_limit(dtype: Any) -> int:
@@ -94,7 +93,7 @@ def _geom(i: Array, d: Array) -> Array:
     """``(m**i - 1) / (m - 1)`` with ``d = m - 1``; ``i`` (and its d-derivative) at ``d == 0``."""
     dz = d == 0
     ds = jnp.where(dz, jnp.ones_like(d), d)
-    exact = jnp.expm1(i * jnp.log1p(ds)) / ds
+    exact = FM.expm1(i * jnp.log1p(ds)) / ds
     return jnp.where(dz, i + 0.5 * i * (i - 1.0) * d, exact)
 
 
@@ -122,30 +121,29 @@ class Repeat(Schedule):
         x = to_float(t, dt)
 
         def closed_form() -> tuple[Array, Array, Array]:
-            # Closed-form guess of the cycle index (may be off by one at restarts).
-            # Per-setting reciprocals: a division per step costs several multiplications on CPU, and
-            # the guess is corrected below anyway.
+            # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
+            # cycle or the one before (its error is far below 1/2 where the float path is exact);
+            # comparing the step with the next restart point settles which.
             rp = 1.0 / P
             arg = jnp.maximum(x * (d * rp), -1.0 + jnp.finfo(dt).eps)
-            i_geo = jnp.log1p(arg) * (1.0 / jnp.log1p(ds))
-            i0 = jnp.clip(jnp.floor(jnp.where(dz, x * rp, i_geo)), 0.0, 2.0**31)
-            g0 = _geom(i0, d)
-            s0 = P * g0
-            l0 = P * (1.0 + d * g0)  # P * m**i0
+            i_geo = FM.log1p(arg) * (1.0 / jnp.log1p(ds))
+            i0 = jnp.clip(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, 2.0**31)
+            s0 = P * _geom(i0, d)
+            l0 = P + d * s0  # P * m**i0
+            s1 = s0 + l0
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
             # integer settings have integer restarts, so round them.
             integral = (P == jnp.round(P)) & (m == jnp.round(m))
-            starts = [_snap(x, integral) for x in (s0 - l0 * (1.0 / m), s0, s0 + l0, s0 + l0 * (1.0 + m))]
+            tol = jnp.where(integral, 0.5 * one, 4 * jnp.finfo(dt).eps)
+            s0, s2, s1 = _snap(s0, tol), _snap(s1 + m * l0, tol), _snap(s1, tol)
             # Plain float arithmetic: exact below float_path_limit, where this path is the answer; above,
             # the exact path below replaces it for integer settings, and the restart points of the
             # others carry float errors of the same order as a rounded step.
-            down = x < starts[1]
-            up = x >= starts[2]
-            i = i0 - down.astype(dt) + up.astype(dt)
-            start = jnp.where(down, starts[0], jnp.where(up, starts[2], starts[1]))
-            end = jnp.where(down, starts[1], jnp.where(up, starts[3], starts[2]))
+            up = x >= s1
+            i = i0 + up.astype(dt)
+            start = jnp.where(up, s1, s0)
             u = x - start
-            length = end - start
+            length = jnp.where(up, s2, s1) - start
             return i, u, length
 
         # Exact integer arithmetic is only needed where float restart points can be
@@ -231,13 +229,12 @@ class Repeat(Schedule):
         i = jax.lax.stop_gradient(jnp.where(over, last, i))
         frac = jnp.where(over, one, frac)
         val = self.schedule._at(frac * self.period)
-        first = i == 0
-        # decay**i with a safe base and exponent at i == 0 (0**0 has no finite gradient).
-        # exp(i log decay): XLA lowers a float power to a scalar libm call on CPU.
+        # decay**i as exp(i log decay) (XLA lowers a float power to a scalar libm call on CPU); a zero
+        # decay takes a log so negative that exp gives 0 from i = 1 on and 1 at i = 0 (0**0), with
+        # finite gradients everywhere.
         pos = self.decay > 0
-        logd = jnp.log(jnp.where(pos, self.decay, one))
-        amp = jnp.where(first, one, jnp.where(pos, jnp.exp(jnp.where(first, one, i) * logd), 0.0 * one))
-        return val * amp
+        logd = jnp.where(pos, jnp.log(jnp.where(pos, self.decay, one)), jnp.asarray(-1e4, dt))
+        return val * FM.exp(i * logd)
 
 
 def repeat(

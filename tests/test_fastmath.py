@@ -1,0 +1,82 @@
+"""jaxsched._fastmath: float32 exp, expm1 and log1p against float64, over their whole ranges."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxsched import _fastmath as FM
+
+F32 = np.finfo(np.float32)
+
+
+def _exps() -> np.ndarray:
+    tiny = np.geomspace(1e-30, 0.75, 40_000)
+    near = [F32.tiny, -F32.tiny, 0.0, -0.0, FM._HI, np.nextafter(np.float32(FM._HI), np.float32(100)), FM._LO,
+            np.nextafter(np.float32(FM._LO), np.float32(-100))]
+    return np.concatenate([tiny, -tiny, np.linspace(-110.0, 95.0, 400_001), near]).astype(np.float32)
+
+
+def _rel(out: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.abs(out.astype(np.float64) - ref) / np.abs(ref)
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1"])
+def test_exp_family_within_a_few_ulps_of_float64(name: str) -> None:
+    z = _exps()
+    ref = {"exp": np.exp, "expm1": np.expm1}[name](z.astype(np.float64))
+    out = np.asarray(jax.jit(getattr(FM, name))(z))
+    assert out.dtype == np.float32
+    normal = (np.abs(ref) >= F32.tiny) & (np.abs(ref) <= F32.max) & (ref != 0)
+    assert _rel(out[normal], ref[normal]).max() <= 2.5e-7
+    # Overflow is inf; below float32's normals exp is 0 (XLA:CPU flushes subnormals) and expm1 is -1.
+    assert np.all(out[ref > F32.max] == np.inf)
+    low = np.abs(ref) < F32.tiny
+    assert np.all(out[low] == 0.0) if name == "exp" else np.all(out[low] == ref[low])
+    assert np.all(out[z == 0] == (1.0 if name == "exp" else 0.0))
+    if name == "exp":
+        assert np.all(out[z < FM._LO] == 0.0)
+    else:
+        assert np.all(out[z < -20] == -1.0)
+
+
+def test_log1p_within_a_few_ulps_of_float64() -> None:
+    a = np.concatenate([
+        np.geomspace(1e-30, F32.max, 300_000), -np.geomspace(1e-30, 1.0, 200_000), np.linspace(-0.999, 3.0, 200_001),
+        [0.0, -0.0, F32.tiny, np.sqrt(0.5) - 1, np.sqrt(2.0) - 1, np.nextafter(np.float32(-1), np.float32(0))],
+    ]).astype(np.float32)
+    a = a[a > -1]
+    ref = np.log1p(a.astype(np.float64))
+    out = np.asarray(jax.jit(FM.log1p)(a))
+    normal = np.abs(ref) >= 2 * F32.tiny  # below, a / (2 + a) is subnormal and XLA:CPU flushes it to 0
+    assert _rel(out[normal], ref[normal]).max() <= 2.5e-7
+    assert np.all(np.abs(out[~normal] - ref[~normal]) <= 2 * F32.tiny)
+
+
+def test_specials_follow_jnp() -> None:
+    z = jnp.asarray([jnp.inf, -jnp.inf, jnp.nan], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(FM.exp(z)), [np.inf, 0.0, np.nan])
+    np.testing.assert_array_equal(np.asarray(FM.expm1(z)), [np.inf, -1.0, np.nan])
+    a = jnp.asarray([jnp.inf, -1.0, -2.0, jnp.nan, -jnp.inf], jnp.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_array_equal(np.asarray(FM.log1p(a)), np.log1p(np.asarray(a)))
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1", "log1p"])
+def test_gradients_are_the_exact_derivatives(name: str) -> None:
+    x = jnp.asarray([-30.0, -0.5, -1e-6, 0.0, 1e-6, 0.3, 5.0, 60.0], jnp.float32)
+    if name == "log1p":
+        x = jnp.abs(x)
+    g = jax.vmap(jax.grad(getattr(FM, name)))(x)
+    x64 = np.asarray(x, np.float64)
+    want = {"exp": np.exp(x64), "expm1": np.exp(x64), "log1p": 1.0 / (1.0 + x64)}[name]
+    np.testing.assert_allclose(np.asarray(g), want, rtol=3e-7)
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1", "log1p"])
+def test_other_dtypes_use_jnp(name: str) -> None:
+    with jax.enable_x64(True):
+        x = jnp.asarray([1e-12, 0.5, 3.0], jnp.float64)
+        np.testing.assert_array_equal(np.asarray(getattr(FM, name)(x)), np.asarray(getattr(jnp, name)(x)))
