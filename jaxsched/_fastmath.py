@@ -118,7 +118,9 @@ def log1p(a: Array) -> Array:
     # without the rounding of 1 + a: full relative precision near 0. Elsewhere |log1p(a)| > 0.34, and
     # that rounding (half an ulp of u) costs at most 2e-7 of it.
     near = e == 0
-    s = jnp.where(near, a, f - 1.0) / jnp.where(near, a + 2.0, f + 1.0)
+    # A reciprocal used once, then a product: XLA:CPU does not fuse a division whose result has several
+    # uses into its consumers, and s has three (the loop would write s to memory and read it back).
+    s = jnp.where(near, a, f - 1.0) * jnp.reciprocal(jnp.where(near, a + 2.0, f + 1.0))
     s2 = s * s
     p = _ATANH[-1]
     for c in reversed(_ATANH[:-1]):

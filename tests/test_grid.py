@@ -10,6 +10,7 @@ one compiled program.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -222,3 +223,30 @@ def test_vmap_over_grid_equals_loop() -> None:
         W = r["warmup_steps"]
         ref = np.where(np.asarray(T) < W, P * np.asarray(T, np.float64) / max(W, 1), body)
         assert_close_to_peak(loop[i], ref, P)
+
+
+@pytest.mark.parametrize(
+    "factory, axes",
+    [
+        (jaxsched.warmup_cosine, dict(warmup_steps=[10, 20], total_steps=1000)),
+        (jaxsched.wsd, dict(warmup_steps=[10, 20], total_steps=1000)),
+        (jaxsched.sgdr, dict(period=[10, 20], period_mult=2.0, decay=0.9)),
+        (jaxsched.onecycle, dict(pct_start=[0.2, 0.3], total_steps=1000)),
+    ],
+    ids=["warmup_cosine", "wsd", "sgdr", "onecycle"],
+)
+def test_grid_evaluation_needs_no_temporaries_per_setting(factory: Any, axes: dict) -> None:
+    # Every setting x step is computed in fused loops that write only the output: no temporary grows with
+    # the number of settings. XLA:CPU splits a loop (and writes an intermediate the size of the output)
+    # e.g. at a division whose result has several uses.
+    steps = jnp.arange(100_000)
+
+    def temp(n: int) -> int:
+        g = jaxsched.grid(factory, peak_value=list(np.linspace(1e-3, 2e-3, n)), **axes)
+        compiled = jax.jit(lambda s: jax.vmap(lambda x: x(steps))(s)).lower(g.schedules).compile()
+        m = compiled.memory_analysis()
+        assert m.output_size_in_bytes == len(g) * 100_000 * 4
+        return int(m.temp_size_in_bytes)
+
+    small, large = temp(2), temp(8)
+    assert large <= small + 4096, (small, large)
