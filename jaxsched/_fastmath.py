@@ -62,19 +62,20 @@ def _reduce(z: Array) -> tuple[Array, Array]:
     return q, two_n
 
 
-def _ends(z: Array, val: Array, low: float) -> Array:
-    """``val`` inside ``[_LO, _HI]``, ``inf`` above, ``low`` below (NaN stays NaN through ``val``)."""
-    return jnp.where(z > _HI, jnp.inf, jnp.where(z < _LO, low, val))
+def _exp_like(z: Array, minus_one: bool) -> Array:
+    """``exp(z)``, or ``exp(z) - 1`` if ``minus_one``: ``inf`` above ``_HI``, ``0`` / ``-1`` below ``_LO``."""
+    z = jnp.asarray(z)
+    if z.dtype != jnp.float32:
+        return jnp.expm1(z) if minus_one else jnp.exp(z)
+    q, two_n = _reduce(z)
+    val, low = (two_n * q + (two_n - 1.0), -1.0) if minus_one else (two_n + two_n * q, 0.0)
+    return jnp.where(z > _HI, jnp.inf, jnp.where(z < _LO, low, val))  # NaN stays NaN through val
 
 
 @jax.custom_jvp
 def exp(z: Array) -> Array:
     """``exp(z)``; float32 by range reduction and a polynomial (see the module docstring)."""
-    z = jnp.asarray(z)
-    if z.dtype != jnp.float32:
-        return jnp.exp(z)
-    q, two_n = _reduce(z)
-    return _ends(z, two_n + two_n * q, 0.0)
+    return _exp_like(z, minus_one=False)
 
 
 @exp.defjvp
@@ -86,11 +87,7 @@ def _exp_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Arra
 @jax.custom_jvp
 def expm1(z: Array) -> Array:
     """``exp(z) - 1`` with full relative precision near 0; float32 as ``exp``."""
-    z = jnp.asarray(z)
-    if z.dtype != jnp.float32:
-        return jnp.expm1(z)
-    q, two_n = _reduce(z)
-    return _ends(z, two_n * q + (two_n - 1.0), -1.0)
+    return _exp_like(z, minus_one=True)
 
 
 @expm1.defjvp
