@@ -28,6 +28,7 @@ from ._base import (
     clip_time,
     local_time,
     passed,
+    pick,
     pytree,
     safe_div,
     shift_from,
@@ -179,20 +180,27 @@ class Join(Schedule):
 
     @staticmethod
     def _member_pos(idx: Array, n: int, members: Sequence[int]) -> Array:
-        """The active piece's position among ``members`` (0 where another family is active)."""
+        """The active piece's position among ``members`` (a valid position where another family is active)."""
         if len(members) == n:
             return idx
+        ap = _progression(members)
+        if ap is not None:  # e.g. alternating families: arithmetic, no lookup
+            return jnp.clip(_nearest_below(idx, *ap), 0, len(members) - 1)
         table = np.zeros(n, np.int32)
         table[list(members)] = np.arange(len(members), dtype=np.int32)
-        return jnp.asarray(table)[idx]
+        return pick(table, idx)
 
     @staticmethod
     def _in_group(idx: Array, n: int, members: Sequence[int]) -> Array | None:
         if len(members) == n:
             return None  # every piece: no selection needed
+        ap = _progression(members)
+        if ap is not None:
+            on = (idx >= ap[0]) & (idx <= members[-1])
+            return on if ap[1] == 1 else on & (ap[0] + _nearest_below(idx, *ap) * ap[1] == idx)
         in_group = np.zeros(n, bool)
         in_group[list(members)] = True
-        return jnp.asarray(in_group)[idx]
+        return pick(in_group, idx)
 
     def _gathered(
         self, t: Any, idx: Array, b: Array, starts: Array, lens: Array, members: Sequence[int], treedef: Any, cols: list
@@ -200,11 +208,11 @@ class Join(Schedule):
         """A large family's value: its members' settings gathered by the active piece."""
         dt, n = b.dtype, b.shape[-1] + 1
         pos = self._member_pos(idx, n, members)
-        gathered = [jnp.take(c, pos, axis=0) for c in cols]
+        gathered = [jnp.take(c, pos, axis=0) if c.ndim > 1 else pick(c, pos) for c in cols]
         proto = jax.tree_util.tree_unflatten(treedef, gathered)
         if _gets_pair(proto, t):
             rows = np.asarray(members)
-            st, ln = jnp.take(starts[rows], pos, axis=0), jnp.take(lens[rows], pos, axis=0)
+            st, ln = pick(starts[rows], pos), pick(lens[rows], pos)
             local = clip_time(sub_time(t, st, dt), ln)
         else:
             # A float child: only the active piece is evaluated, and (boundaries sorted) only from
@@ -216,6 +224,18 @@ class Join(Schedule):
             if not proto._negative_ok:
                 local = jnp.maximum(local, 0.0)
         return proto._at(local), self._in_group(idx, n, members)
+
+
+def _progression(members: Sequence[int]) -> tuple[int, int] | None:
+    """``(first, step)`` when the sorted piece indices ``members`` are an arithmetic progression."""
+    a = members[0]
+    d = members[1] - a if len(members) > 1 else 1
+    return (a, d) if all(m == a + k * d for k, m in enumerate(members)) else None
+
+
+def _nearest_below(idx: Array, a: int, d: int) -> Array:
+    """``floor((idx - a) / d)`` for small integers (float arithmetic: vectorised, unlike integer division)."""
+    return jnp.floor((idx - a).astype(jnp.float32) * (1.0 / d) + 0.5 / d).astype(jnp.int32)
 
 
 def _flatten_join(j: Join) -> tuple[tuple[Any, ...], tuple[Any, ...]]:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from . import _validate as V
 from . import functional as F
-from ._base import Array, Schedule, passed, pytree, safe_div, shift, static_field, time_shape, to_float
+from ._base import Array, Schedule, passed, pick, pytree, safe_div, shift, static_field, time_shape, to_float
 
 # ----------------------------------------------------------------------------- classes
 
@@ -157,7 +157,7 @@ class PiecewiseConstant(Schedule):
 
     def _eval(self, t: Array) -> Array:
         idx = passed(t, self.boundaries, self.values.dtype)
-        return jnp.take(self.values, idx, axis=-1, mode="clip")
+        return pick(self.values, idx)
 
 
 @pytree
@@ -175,10 +175,8 @@ class PiecewiseLinear(Schedule):
         dt = self.values.dtype
         idx = passed(t, self.boundaries, dt)
         i = jnp.clip(idx, 1, n - 1)
-        x0 = jnp.take(self.boundaries, i - 1, mode="clip")
-        x1 = jnp.take(self.boundaries, i, mode="clip")
-        v0 = jnp.take(self.values, i - 1, mode="clip")
-        v1 = jnp.take(self.values, i, mode="clip")
+        x0, x1 = pick(self.boundaries, i - 1), pick(self.boundaries, i)
+        v0, v1 = pick(self.values, i - 1), pick(self.values, i)
         w = jnp.clip(safe_div(shift(t, x0, dt), x1 - x0), 0.0, 1.0)
         w = jnp.where(idx >= n, jnp.ones_like(w), w)  # from the last knot on: values[-1], even after a jump
         return v0 + (v1 - v0) * w

@@ -521,6 +521,49 @@ def test_join_of_two_large_families_gathers_each_members_own_start_and_length() 
     assert_close_to_peak(_ev(js.join(pieces, bounds), k), expected, float(n))
     assert_close_to_peak(jax.jit(lambda s: s(k))(js.join(pieces, bounds)), expected, float(n))
 
+def _family_pieces(kinds: str, c: float, mod: Any) -> list[Any]:
+    """One piece per letter of ``kinds`` (c cosine, l linear, k constant), scaled by ``c``."""
+    make = {
+        "c": lambda i: mod.cosine(c * (1.0 + i), 0.5, 5.0 + i),
+        "l": lambda i: mod.linear(c / (i + 1), 0.1, 7.0),
+        "k": lambda i: mod.constant(c * 0.3 * (i + 1)),
+    }
+    return [make[x](i) for i, x in enumerate(kinds)]
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        "cl" * 12,  # two families of 12 alternating (arithmetic members)
+        "clk" * 10,  # three families of 10 (every third piece)
+        "ccl" * 10,  # members 0, 1, 3, 4, ... (no progression: a constant lookup table)
+        "ccl" * 14,  # the same above 32 pieces (the table gathered)
+        "l" + "c" * 20,  # a family of one, then one of 20
+        "lc" + "k" * 5,  # small families (select chains)
+    ],
+)
+def test_join_families_under_vmap_match_the_reference(kinds: str) -> None:
+    # Members are located by arithmetic, a select chain or a gather (jaxsched._base.pick); under vmap
+    # every setting must still see its own pieces, with the gradient of a plain per-setting call.
+    n = len(kinds)
+    bounds = [float(6 * i + i % 3) for i in range(1, n)]
+    k = np.arange(0, 6 * n + 20)
+    scales = (1.0, 2.0, 0.5)
+    batch = jax.tree.map(lambda *x: jnp.stack(x), *[js.join(_family_pieces(kinds, c, js), bounds) for c in scales])
+    got = jax.jit(jax.vmap(lambda s: s(k)))(batch)
+    for row, c in zip(np.asarray(got), scales):
+        assert_close_to_peak(row, R.join(_family_pieces(kinds, c, R), bounds)(k), 2.0 * n)
+
+    def total(s: Any) -> Any:
+        return jnp.sum(s(k) ** 2)
+
+    grads = jax.jit(jax.vmap(jax.grad(total)))(batch)
+    for i in range(len(scales)):
+        one = jax.tree.map(lambda x, i=i: x[i], batch)
+        for a, b in zip(jax.tree.leaves(jax.grad(total)(one)), jax.tree.leaves(grads)):
+            np.testing.assert_allclose(np.asarray(b)[i], np.asarray(a), rtol=2e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("n", [31, 32, 33, 127, 128, 515, 516, 700])
 def test_boundary_count_matches_searchsorted(n: int) -> None:
     # Up to 32 boundaries a compare chain; above, blocks of 4 (the chain over each block's last key,

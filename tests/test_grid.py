@@ -225,28 +225,67 @@ def test_vmap_over_grid_equals_loop() -> None:
         assert_close_to_peak(loop[i], ref, P)
 
 
+def _peaked(factory: Any, **axes: Any) -> Any:
+    """``n -> grid of n settings of factory`` with ``peak_value`` swept (and ``axes`` crossed)."""
+    return lambda n: jaxsched.grid(factory, peak_value=list(np.linspace(1e-3, 2e-3, n)), **axes).schedules
+
+
+def _copies(make: Any) -> Any:
+    """``n -> n stacked copies of make()`` (a batch of settings of any schedule)."""
+    return lambda n: jax.tree.map(lambda x: jnp.stack([x] * n), make())
+
+
+def _timm_tanh() -> Any:
+    from jaxsched.compat import timm
+
+    return timm.TanhLRScheduler(1e-3, 30_000, cycle_limit=3, warmup_t=500)  # its warmup ramps to the curve
+
+
+def _optax_interpolate() -> Any:
+    from jaxsched.compat import optax as O
+
+    return O.piecewise_interpolate_schedule("linear", 1e-3, {4_000: 2.0, 7_000: 0.5, 22_000: 0.1, 24_000: 0.5})
+
+
 @pytest.mark.parametrize(
-    "factory, axes",
+    "batch",
     [
-        (jaxsched.warmup_cosine, dict(warmup_steps=[10, 20], total_steps=1000)),
-        (jaxsched.wsd, dict(warmup_steps=[10, 20], total_steps=1000)),
-        (jaxsched.sgdr, dict(period=[10, 20], period_mult=2.0, decay=0.9)),
-        (jaxsched.onecycle, dict(pct_start=[0.2, 0.3], total_steps=1000)),
+        _peaked(jaxsched.warmup_cosine, warmup_steps=[10, 20], total_steps=1000),
+        _peaked(jaxsched.wsd, warmup_steps=[10, 20], total_steps=1000),
+        _peaked(jaxsched.sgdr, period=[10, 20], period_mult=2.0, decay=0.9),
+        _peaked(jaxsched.onecycle, pct_start=[0.2, 0.3], total_steps=1000),
+        lambda n: jaxsched.grid(jaxsched.cyclic, base_value=0.0, max_value=list(np.linspace(1e-3, 2e-3, n)),
+                                step_size_up=[500, 2000], mode="triangular2").schedules,
+        _copies(lambda: jaxsched.piecewise_linear([0.0, 1.0, 0.5, 0.0], [0, 1_000, 50_000, 90_000])),
+        _copies(lambda: jaxsched.piecewise_constant([1.0, 0.5, 0.1, 0.01], [20_000, 50_000, 80_000])),
+        _copies(_timm_tanh),
+        _copies(_optax_interpolate),
+        _copies(lambda: jaxsched.piecewise_linear(list(np.linspace(1.0, 0.0, 12)), list(range(0, 96_000, 8_000)))),
+        _copies(lambda: jaxsched.join([jaxsched.cosine(1.0, 0.5, 5_000)] * 16, list(range(5_000, 80_000, 5_000)))),
+        _copies(lambda: jaxsched.join([jaxsched.cosine(1.0, 0.5, 5_000), jaxsched.linear(1.0, 0.5, 5_000)] * 8,
+                                      list(range(5_000, 80_000, 5_000)))),
     ],
-    ids=["warmup_cosine", "wsd", "sgdr", "onecycle"],
+    ids=["warmup_cosine", "wsd", "sgdr", "onecycle", "cyclic", "piecewise_linear", "piecewise_constant",
+         "timm_tanh", "optax_piecewise_interpolate", "piecewise_linear_12", "join_16", "join_16_mixed"],
 )
-def test_grid_evaluation_needs_no_temporaries_per_setting(factory: Any, axes: dict) -> None:
+def test_grid_evaluation_needs_no_temporaries_per_setting(batch: Any) -> None:
     # Every setting x step is computed in fused loops that write only the output: no temporary grows with
     # the number of settings. XLA:CPU splits a loop (and writes an intermediate the size of the output)
-    # e.g. at a division whose result has several uses.
+    # e.g. at a division whose result has several uses, or builds an index array the size of the output
+    # for a gather with per-step indices under vmap (it joins a setting index to each step's), and writes
+    # a gather's result when it has several consumers. Before jaxsched._base.pick: cyclic's triangle 5x
+    # the output, piecewise-linear 4-5x, a 16-piece join 4x (mixed: 2x, at 9x the time per element),
+    # optax's interpolation 1x, and timm's tanh warmup, which evaluated its curve at one step more, 11x.
+    # (Above _CHAIN_SHORT boundaries the count is stored once on purpose: see _base._own_loop.)
     steps = jnp.arange(100_000)
 
     def temp(n: int) -> int:
-        g = jaxsched.grid(factory, peak_value=list(np.linspace(1e-3, 2e-3, n)), **axes)
-        compiled = jax.jit(lambda s: jax.vmap(lambda x: x(steps))(s)).lower(g.schedules).compile()
+        schedules = batch(n)
+        compiled = jax.jit(lambda s: jax.vmap(lambda x: x(steps))(s)).lower(schedules).compile()
         m = compiled.memory_analysis()
-        assert m.output_size_in_bytes == len(g) * 100_000 * 4
+        assert m.output_size_in_bytes == len(jax.tree.leaves(schedules)[0]) * 100_000 * 4
         return int(m.temp_size_in_bytes)
 
+    # (a few KB per setting are tables such as restart points, whatever the number of steps)
     small, large = temp(2), temp(8)
-    assert large <= small + 4096, (small, large)
+    assert (large - small) / 6 <= 0.02 * 100_000 * 4, (small, large)

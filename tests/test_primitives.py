@@ -453,6 +453,20 @@ CASES = [
         zero={"values": [0.1, 1.0, 0.5, 0.2, 0.0], "boundaries": [0.0, 0.0, 40.0, 40.0, 40.0]},
         extra=(7.5, 27.25),
     ),
+    Case(  # more knots than a select chain takes: the gathered lookup (jaxsched._base.pick)
+        "piecewise-linear-large",
+        lambda values, boundaries: jaxsched.piecewise_linear(values, boundaries),
+        R.piecewise_linear,
+        {
+            "values": [float(v) for v in np.linspace(0.0, 1.0, 12) ** 2],
+            "boundaries": [float(3 * 2**k) for k in range(12)],
+        },
+        tuple(3 * 2**k for k in range(12)),
+        lambda i: {
+            "values": [float(v) for v in np.linspace(0.1 * i, 1.0, 12) ** 2],
+            "boundaries": [float(3 * 2**k + i) for k in range(12)],
+        },
+    ),
     *(
         Case(
             f"cooldown-{name}",
@@ -494,6 +508,7 @@ X64_CASES = [
         "inverse-sqrt",
         "piecewise-constant-large",
         "piecewise-linear",
+        "piecewise-linear-large",
     }
 ]
 

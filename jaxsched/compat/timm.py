@@ -172,7 +172,7 @@ class TimmWarmup(Schedule):
     keeps its own clock and the ramp covers its first ``W`` steps, so the rate
     at ``t = W`` is ``s(W)``). The ramp ends at ``P = target``; if
     ``curve_target`` is given (timm's tanh), ``P = s(W)`` where
-    ``curve_target`` is 1, computed in the same evaluation as ``s``.
+    ``curve_target`` is 1.
 
     >>> import jax.numpy as jnp
     >>> import jaxsched
@@ -200,10 +200,10 @@ class TimmWarmup(Schedule):
         local = jnp.maximum(shift(t, self.prefix * self.steps, dt), 0.0)
         if self.curve_target is None:
             main, target = self.schedule._eval(local), self.target
-        else:
-            both = self.schedule._eval(jnp.concatenate([jnp.ravel(local), jnp.reshape(self.steps, (1,))]))
-            main = jnp.reshape(both[:-1], jnp.shape(local))
-            target = jnp.where(self.curve_target > 0.5, both[-1], self.target)
+        else:  # s(W) evaluated on its own: concatenated to the steps, it made every grid row one longer
+            # (a copy of each intermediate the size of the output)
+            main = self.schedule._eval(local)
+            target = jnp.where(self.curve_target > 0.5, self.schedule._eval(self.steps), self.target)
         x = to_float(t, dt)
         ramp = self.init_value + (target - self.init_value) * jnp.clip(safe_div(x, self.steps), 0.0, 1.0)
         return jnp.where(shift(t, self.steps, dt) < 0, ramp, main)
