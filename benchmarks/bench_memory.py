@@ -20,6 +20,8 @@ import numpy as np
 from _harness import Check, Config, Section, status_cell, table
 from bench_grid import SCHEDULES, _fused, _grid, _second_name
 
+import jaxsched
+
 NAME = "memory"
 TITLE = "Peak memory of a large grid evaluation"
 
@@ -59,4 +61,31 @@ def run(cfg: Config) -> Section:
     ]
     lines += table(["schedule", "output (G x S x 4 B)", "XLA output", "XLA temp", "XLA arguments",
                     "jaxsched (temp + out) / out", "hand-fused (temp + out) / out"], rows)
+    lines += ["", "Other schedules (informational; per-step table lookups, see jaxsched/DESIGN.md):", ""]
+    other = []
+    for label, batch in _others(G).items():
+        t, o, _ = _analysis(jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch)).lower(batch).compile())
+        other.append([label, _mib(o), _mib(t), f"{(t + o) / (G * S * 4):.3f}x"])
+    lines += table(["schedule", "XLA output", "XLA temp", "(temp + out) / out"], other)
     return Section(NAME, TITLE, lines, checks)
+
+
+def _others(G: int) -> dict[str, Any]:
+    """Batches of G settings of schedules outside the issue's three (each setting its own peak)."""
+    peaks = np.linspace(1e-4, 1e-3, G)
+    stack = lambda make: jax.tree.map(lambda *x: jnp.stack(x), *[make(float(p)) for p in peaks])  # noqa: E731
+    cos = lambda p: jaxsched.cosine(p, 0.0, 700)  # noqa: E731
+    lin = lambda p: jaxsched.linear(p, 0.0, 700)  # noqa: E731
+    return {
+        "cyclic (triangular2)": jaxsched.grid(jaxsched.cyclic, base_value=0.0, max_value=list(peaks),
+                                              step_size_up=2000, mode="triangular2").schedules,
+        "piecewise_linear, 4 knots": stack(lambda p: jaxsched.piecewise_linear([0.0, p, p / 2, 0.0],
+                                                                               [0, 1_000, 50_000, 90_000])),
+        "piecewise_linear, 12 knots": stack(lambda p: jaxsched.piecewise_linear(list(np.linspace(p, 0.0, 12)),
+                                                                                list(range(0, 96_000, 8_000)))),
+        "join, 16 cosines": stack(lambda p: jaxsched.join([cos(p)] * 16, list(range(700, 11_200, 700)))),
+        "join, 16 pieces (cosine, linear alternating)": stack(
+            lambda p: jaxsched.join([cos(p), lin(p)] * 8, list(range(700, 11_200, 700)))),
+        "join, 128 cosines (count stored once: _own_loop)": stack(
+            lambda p: jaxsched.join([cos(p)] * 128, list(range(700, 89_600, 700)))),
+    }

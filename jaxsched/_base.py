@@ -10,6 +10,7 @@ or a float array of the schedule's dtype.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import jax
@@ -122,25 +123,31 @@ _PICK_CHAIN = 8
 def pick(table: Array | np.ndarray, i: Array) -> Array:
     """``table[clip(i, 0, n - 1)]`` per step, for a table of ``n`` entries (its last axis).
 
-    A NumPy ``table`` is a constant: its select chain (up to _CHAIN_SHORT entries) has a step only
-    where the value changes. XLA:CPU does not fuse a gather whose result has several consumers.
+    A NumPy ``table`` is a constant (structure, not a setting): its select chain, up to _CHAIN_SHORT
+    entries, has a step only where the value changes. XLA:CPU does not fuse a gather whose result has
+    several consumers.
     """
     n = table.shape[-1]
     if isinstance(table, np.ndarray):
         if n > _CHAIN_SHORT:
             return jnp.take(jnp.asarray(table), i, mode="clip")
-        out = jnp.full(jnp.shape(i), table[0], table.dtype)
-        for j in range(1, n):
-            if table[j] != table[j - 1]:
-                out = jnp.where(i >= j, table[j], out)
-        return out
+        keep = [j for j in range(n) if j == 0 or table[j] != table[j - 1]]
+        return select_chain([table[j] for j in keep], keep, i)
     if table.ndim != 1:
         return jnp.take(table, i, axis=-1, mode="clip")
     if n > _PICK_CHAIN:
         return _flat_gather(table, jnp.clip(i, 0, n - 1))
-    out = jnp.broadcast_to(table[0], jnp.shape(i))
-    for j in range(1, n):
-        out = jnp.where(i >= j, table[j], out)
+    return select_chain([table[j] for j in range(n)], range(n), i)
+
+
+def select_chain(values: Sequence[Any], firsts: Sequence[int], i: Array) -> Array:
+    """``values[k]`` for the last ``k`` with ``i >= firsts[k]`` (``values[0]`` below ``firsts[1]``), per step.
+
+    A chain of ``jnp.where``: vectorised on XLA:CPU, and it fuses into the step loop.
+    """
+    out = jnp.broadcast_to(jnp.asarray(values[0]), jnp.shape(i))
+    for v, j in zip(values[1:], firsts[1:]):
+        out = jnp.where(i >= j, v, out)
     return out
 
 

@@ -31,6 +31,7 @@ from ._base import (
     pick,
     pytree,
     safe_div,
+    select_chain,
     shift_from,
     split_at,
     sub_time,
@@ -163,13 +164,7 @@ class Join(Schedule):
             pos = self._member_pos(idx, n, members)
             cols = [list(col) for col in zip(*flat)]
             cols += [[starts[j] for j in members], [lens[j] for j in members]]
-            picked = []
-            for col in cols:
-                v = col[0]
-                for k in range(1, len(col)):
-                    v = jnp.where(pos == k, col[k], v)
-                picked.append(v)
-            *gathered, st, ln = picked
+            *gathered, st, ln = [select_chain(col, range(len(col)), pos) for col in cols]
             local = clip_time(sub_time(t, st, dt), ln)
             val = jax.tree_util.tree_unflatten(treedef, gathered)._at(local)
             parts.append((val, self._in_group(idx, n, members)))
@@ -208,7 +203,7 @@ class Join(Schedule):
         """A large family's value: its members' settings gathered by the active piece."""
         dt, n = b.dtype, b.shape[-1] + 1
         pos = self._member_pos(idx, n, members)
-        gathered = [jnp.take(c, pos, axis=0) if c.ndim > 1 else pick(c, pos) for c in cols]
+        gathered = [pick(c, pos) for c in cols]
         proto = jax.tree_util.tree_unflatten(treedef, gathered)
         if _gets_pair(proto, t):
             rows = np.asarray(members)

@@ -20,7 +20,6 @@ from ._join import Join, Select, Warmup
 from ._primitives import COOLDOWN_SHAPES, Constant, Cooldown, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear
 from ._repeat import Repeat
 
-WSD_SHAPES = COOLDOWN_SHAPES
 ANNEAL_STRATEGIES = ("cos", "linear")
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
@@ -179,7 +178,7 @@ def wsd(
         d_conc = decay_steps
     if d_conc is not None:
         _fits("wsd", {"warmup_steps": warmup_steps, "decay_steps": d_conc}, total_steps)
-    shape = V.choice("decay_shape", decay_shape, WSD_SHAPES)
+    shape = V.choice("decay_shape", decay_shape, COOLDOWN_SHAPES)
     E = V.value("end_value", end_value)
     cooldown = Cooldown(P, E, D, shape)
     body = Join((Constant(P), cooldown), jnp.reshape(N - W - D, (1,)))

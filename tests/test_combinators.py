@@ -564,6 +564,36 @@ def test_join_families_under_vmap_match_the_reference(kinds: str) -> None:
             np.testing.assert_allclose(np.asarray(b)[i], np.asarray(a), rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("n", [1, 5, 8, 9, 40])
+def test_pick_matches_take_under_every_batching(n: int) -> None:
+    # pick is a select chain (n <= 8) or a gather whose vmap rule reads flattened tables at
+    # setting * n + i; every combination of batched table / batched index, nested vmaps, the
+    # fallback where the flat index would overflow its dtype, and gradients must equal np.take.
+    from jaxsched._base import pick
+
+    rng = np.random.default_rng(n)
+    tables = rng.normal(size=(3, n)).astype(np.float32)
+    idx = rng.integers(-2, n + 3, size=(3, 7)).astype(np.int32)
+    want = np.take_along_axis(tables, np.clip(idx, 0, n - 1), axis=1)
+    np.testing.assert_array_equal(pick(jnp.asarray(tables[0]), jnp.asarray(idx[0])), want[0])
+    np.testing.assert_array_equal(jax.vmap(pick)(tables, idx), want)
+    np.testing.assert_array_equal(jax.vmap(pick, (None, 0))(tables[0], idx), np.take(tables[0], np.clip(idx, 0, n - 1)))
+    np.testing.assert_array_equal(jax.vmap(pick, (0, None))(tables, idx[0]), tables[:, np.clip(idx[0], 0, n - 1)])
+    nested = jax.vmap(jax.vmap(pick))(np.stack([tables, 2 * tables]), np.stack([idx, idx[::-1]]))
+    np.testing.assert_array_equal(nested[1], 2 * np.take_along_axis(tables, np.clip(idx[::-1], 0, n - 1), axis=1))
+    small = idx.astype(np.int8)  # 3 * 40 flat entries still fit an int8 index; 51 x 40 do not
+    np.testing.assert_array_equal(jax.vmap(pick)(tables, small), want)
+    many = np.tile(tables, (17, 1))
+    np.testing.assert_array_equal(jax.vmap(pick)(many, np.tile(small, (17, 1))), np.tile(want, (17, 1)))
+    grads = jax.vmap(jax.grad(lambda t, i: jnp.sum(pick(t, i) ** 2)))(tables, idx)
+    expected = np.zeros_like(tables)
+    for r in range(3):
+        np.add.at(expected[r], np.clip(idx[r], 0, n - 1), 2 * want[r])
+    np.testing.assert_allclose(grads, expected, rtol=1e-6)
+    const = (np.arange(n) % 3 == 0)  # a NumPy table is a constant: a chain with steps where it changes
+    np.testing.assert_array_equal(jax.vmap(lambda i: pick(const, i))(idx), const[np.clip(idx, 0, n - 1)])
+
+
 @pytest.mark.parametrize("n", [31, 32, 33, 127, 128, 515, 516, 700])
 def test_boundary_count_matches_searchsorted(n: int) -> None:
     # Up to 32 boundaries a compare chain; above, blocks of 4 (the chain over each block's last key,
