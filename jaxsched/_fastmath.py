@@ -15,12 +15,17 @@ in straight-line ``jnp``:
   ``expm1(z) = 2**n expm1(r) + (2**n - 1)``, which keeps the relative precision
   near 0 (``n = 0``) and has no cancellation elsewhere.
 - ``log1p``: ``u = 1 + a`` split into ``2**e f`` with ``f`` in
-  ``[sqrt(1/2), sqrt(2))`` from its bits; ``log(f) = 2 atanh(s)``,
-  ``s = (f - 1) / (f + 1)``, an odd polynomial to degree 9 (``|s| <= 0.172``:
-  truncation below 1e-10). Where ``e = 0``, ``s = a / (2 + a)`` exactly, without
-  the rounding of ``1 + a``: full relative precision near 0. (XLA's algebraic
-  simplifier rewrites ``(1 + a) - 1`` as ``a``, so the textbook correction
-  ``(a - (u - 1)) / u`` would silently vanish.)
+  ``[sqrt(1/2), sqrt(2))`` from its bits; ``log(f) = t + t**2 g(t)`` with
+  ``t = f - 1`` (exact) and ``g`` a degree-8 polynomial interpolated at Chebyshev
+  points (``scripts/fastmath_log1p_coefficients.py``; 1e-8 relative in float64).
+  Where ``e = 0``, ``t = a`` itself, without the rounding of ``1 + a``: full
+  relative precision near 0. (XLA's algebraic simplifier rewrites ``(1 + a) - 1``
+  as ``a``, so the textbook correction ``(a - (u - 1)) / u`` would silently
+  vanish.) There is no division: the earlier ``2 atanh((f - 1) / (f + 1))``
+  spent a reciprocal in the middle of :func:`~jaxsched.repeat`'s dependency
+  chain, and an SGDR grid ran 9% slower with it (DESIGN.md).
+
+Polynomials are evaluated by Estrin's scheme (:func:`poly`).
 
 Maximum relative error against float64, tested over each function's whole range
 (``tests/test_fastmath.py``): a few ulps (below 2.5e-7). Other dtypes use ``jnp``'s
@@ -31,6 +36,7 @@ none).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,10 +49,40 @@ _LN2_LO = math.log(2.0) - _LN2_HI
 _LOG2E = 1.0 / math.log(2.0)
 # Taylor coefficients of expm1(r) = sum_k r**k / k!, k = 2 .. 8 (the r term is added separately).
 _EXPM1 = tuple(1.0 / math.factorial(k) for k in range(2, 9))
-# 2 atanh(s) = 2 sum_k s**(2k + 1) / (2k + 1), k = 1 .. 4 (the 2 s term is added separately).
-_ATANH = tuple(2.0 / (2 * k + 1) for k in range(1, 5))
+# log1p(t) = t + t**2 g(t) on [sqrt(1/2) - 1, sqrt(2) - 1]: g's monomial coefficients, printed by
+# scripts/fastmath_log1p_coefficients.py (tests/test_fastmath.py checks the two agree).
+_LOG1P = (
+    -0.4999999766125549,
+    0.3333332145368466,
+    -0.25000772357280904,
+    0.2000196953112977,
+    -0.16627594939483814,
+    0.1418898143652982,
+    -0.13101669533946614,
+    0.1282190834869132,
+    -0.07866766390336856,
+)
 _HI = math.log(float(jnp.finfo(jnp.float32).max))  # exp overflows above
 _LO = math.log(float(jnp.finfo(jnp.float32).tiny))  # exp is subnormal below, which XLA:CPU flushes to 0
+
+
+def poly(x: Array, coeffs: tuple[float, ...]) -> Array:
+    """``sum_k coeffs[k] * x**k`` by Estrin's scheme.
+
+    Pairs ``c_2k + c_2k+1 x`` are combined with ``x**2``, then ``x**4``, ...: the
+    chain of dependent operations is about ``2 log2(n)`` deep instead of
+    Horner's ``n``, for two or three more multiplications. Loops that evaluate
+    several of these polynomials in series (a step of :func:`~jaxsched.repeat`)
+    are bound by that chain's latency, not by their operation count.
+    """
+    terms: list[Any] = [coeffs[k] + coeffs[k + 1] * x for k in range(0, len(coeffs) - 1, 2)]
+    if len(coeffs) % 2:
+        terms.append(coeffs[-1])  # a constant, multiplied by the power below
+    power = x
+    while len(terms) > 1:
+        power = power * power
+        terms = [terms[k] + terms[k + 1] * power if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
+    return terms[0] + jnp.zeros_like(x) if len(coeffs) == 1 else terms[0]
 
 
 def _reduce(z: Array) -> tuple[Array, Array]:
@@ -54,10 +90,7 @@ def _reduce(z: Array) -> tuple[Array, Array]:
     zc = jnp.clip(z, _LO, _HI)
     n = jnp.minimum(jnp.round(zc * _LOG2E), 127.0)  # in [-126, 127]: 2**n is a normal float
     r = (zc - n * _LN2_HI) - n * _LN2_LO  # |r| <= ln(2) / 2, up to ln(2) just below _HI
-    p = _EXPM1[-1]
-    for c in reversed(_EXPM1[:-1]):
-        p = p * r + c
-    q = r + (r * r) * p
+    q = r + (r * r) * poly(r, _EXPM1)
     two_n = lax.bitcast_convert_type(lax.shift_left(n.astype(jnp.int32) + 127, jnp.int32(23)), jnp.float32)
     return q, two_n
 
@@ -111,19 +144,12 @@ def log1p(a: Array) -> Array:
     # (0x3f3504f3) before the shift moves the exponent's step to sqrt(2).
     e = lax.shift_right_arithmetic(bits - jnp.int32(0x3F3504F3), jnp.int32(23))
     f = lax.bitcast_convert_type(bits - lax.shift_left(e, jnp.int32(23)), jnp.float32)
-    # log(f) = 2 atanh(s), s = (f - 1) / (f + 1); where e = 0 (f = 1 + a), s = a / (2 + a) exactly,
-    # without the rounding of 1 + a: full relative precision near 0. Elsewhere |log1p(a)| > 0.34, and
-    # that rounding (half an ulp of u) costs at most 2e-7 of it.
-    near = e == 0
-    # A reciprocal used once, then a product: XLA:CPU does not fuse a division whose result has several
-    # uses into its consumers, and s has three (the loop would write s to memory and read it back).
-    s = jnp.where(near, a, f - 1.0) * jnp.reciprocal(jnp.where(near, a + 2.0, f + 1.0))
-    s2 = s * s
-    p = _ATANH[-1]
-    for c in reversed(_ATANH[:-1]):
-        p = p * s2 + c
+    # log(f) = t + t**2 g(t), t = f - 1 (exact: f is within a factor 2 of 1); where e = 0 (f = 1 + a),
+    # t = a itself, without the rounding of 1 + a: full relative precision near 0. Elsewhere
+    # |log1p(a)| > 0.34, and that rounding (half an ulp of u) costs at most 2e-7 of it.
+    t = jnp.where(e == 0, a, f - 1.0)
     ef = e.astype(jnp.float32)
-    y = ef * _LN2_HI + ((2.0 * s + s * (s2 * p)) + ef * _LN2_LO)
+    y = ef * _LN2_HI + ((t + (t * t) * poly(t, _LOG1P)) + ef * _LN2_LO)
     # The bit split means nothing for u <= 0 or u = inf (NaN stays NaN through y).
     return jnp.where(u == jnp.inf, jnp.inf, jnp.where(u > 0.0, y, jnp.where(u == 0.0, -jnp.inf, jnp.nan)))
 

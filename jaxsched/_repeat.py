@@ -108,6 +108,10 @@ class Repeat(Schedule):
     cycles: Array
     _takes_pair = True
     _restarts = True  # see _base.eval_time
+    # Below 0 the closed form clips its cycle index and phase to 0 and the exact path its step: the value
+    # and gradients of step 0, so a warmup in front need not clip the local step (saves a few operations
+    # per step in the loop's dependency chain).
+    _negative_ok = True
     float_path_limit = staticmethod(float_path_limit)
 
     def _eval(self, t: Array) -> Array:
@@ -119,6 +123,14 @@ class Repeat(Schedule):
         dz = d == 0
         ds = jnp.where(dz, one, d)
         x = to_float(t, dt)
+        # decay**j as exp(j log decay) (XLA lowers a float power to a scalar libm call on CPU); a zero
+        # decay takes a log so negative that exp gives 0 from j = 1 on and 1 at j = 0 (0**0), with
+        # finite gradients everywhere.
+        pos = self.decay > 0
+        logd = jnp.where(pos, jnp.log(jnp.where(pos, self.decay, one)), jnp.asarray(-1e4, dt))
+        # The last cycle run (also for non-integer cycles): past it the index is held at `last`, so the
+        # decay applies ``decay**min(i, last)``.
+        last = jax.lax.stop_gradient(jnp.maximum(jnp.ceil(self.cycles) - 1.0, 0.0))
 
         def closed_form() -> tuple[Array, Array, Array]:
             # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
@@ -129,22 +141,26 @@ class Repeat(Schedule):
             i_geo = FM.log1p(arg) * (1.0 / jnp.log1p(ds))
             i0 = jnp.clip(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, 2.0**31)
             s0 = P * _geom(i0, d)
-            l0 = P + d * s0  # P * m**i0
-            s1 = s0 + l0
+            s1 = m * s0 + P  # S_{i+1} = m S_i + P: one operation after s0, not two
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
             # integer settings have integer restarts, so round them.
             integral = (P == jnp.round(P)) & (m == jnp.round(m))
             tol = jnp.where(integral, 0.5 * one, 4 * jnp.finfo(dt).eps)
-            s0, s2, s1 = _snap(s0, tol), _snap(s1 + m * l0, tol), _snap(s1, tol)
+            s0, s1, s2 = _snap(s0, tol), _snap(s1, tol), _snap(m * s1 + P, tol)
             # Plain float arithmetic: exact below float_path_limit, where this path is the answer; above,
             # the exact path below replaces it for integer settings, and the restart points of the
             # others carry float errors of the same order as a rounded step.
+            # The step is in cycle i0 + up. The work that depends on `up` is done for both candidates
+            # and selected afterwards: the loop is bound by the latency of its dependency chain (log1p,
+            # expm1, snap, reciprocal, cosine), not by its operation count, so two reciprocals side by
+            # side and a decay power started from i0 cost less than one of each in series (DESIGN.md).
             up = x >= s1
             i = i0 + up.astype(dt)
-            start = jnp.where(up, s1, s0)
-            u = x - start
-            length = jnp.where(up, s2, s1) - start
-            return i, u, length
+            frac = jnp.where(up, safe_div(x - s1, s2 - s1), safe_div(x - s0, s1 - s0))
+            j0 = jnp.minimum(i0, last)  # decay**min(i, last) = decay**j0, times decay when i0 + 1 <= last
+            scale = FM.exp(j0 * logd)
+            scale = jnp.where(up & (i0 < last), scale * self.decay, scale)
+            return i, frac, scale
 
         # Exact integer arithmetic is only needed where float restart points can be
         # inexact (see float_path_limit: 2**17 in float32, 2**44 in float64). The predicate
@@ -160,7 +176,7 @@ class Repeat(Schedule):
         else:
             need = jnp.any(jnp.floor(t) >= float(limit))
 
-        def exact_path(i: Array, u: Array, length: Array) -> tuple[Array, Array, Array]:
+        def exact_path(i: Array, frac: Array, scale: Array) -> tuple[Array, Array, Array]:
             # Integer settings (an integer period; growth 1 or an integer >= 2): locate the cycle of
             # the step's integer part k in exact integer arithmetic (float32 cannot hold restart
             # points such as 2**25 - 1). Restarts are integers, so t = k + r lies in k's cycle.
@@ -175,6 +191,9 @@ class Repeat(Schedule):
                 in_range = fl <= _max_float_in(kdt, t.dtype)
                 k = jnp.where(in_range, fl, jnp.zeros_like(fl)).astype(kdt)
                 r = (t - fl).astype(dt)
+            neg = k < 0  # a local step below 0 (_negative_ok): the value of step 0
+            k = jnp.where(neg, jnp.zeros_like(k), k)
+            r = None if r is None else jnp.where(neg, jnp.zeros_like(r), r)
             int_p = (P == jnp.round(P)) & (P <= 2.0**30)
             whole = (m == 1) & int_p  # equal periods: one floor division
             pi = jnp.where(whole, P, one).astype(k.dtype)
@@ -205,10 +224,9 @@ class Repeat(Schedule):
             s_f = P * g_ex
             l_f = P * (1.0 + d * g_ex)
             l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
-            i = jnp.where(exact, i_ex, i)
-            u = jnp.where(exact, u_ex - (s_f - jax.lax.stop_gradient(s_f)), u)
-            length = jnp.where(exact, l_ex + (l_f - jax.lax.stop_gradient(l_f)), length)
-            return i, u, length
+            frac_ex = safe_div(u_ex - (s_f - jax.lax.stop_gradient(s_f)), l_ex + (l_f - jax.lax.stop_gradient(l_f)))
+            scale_ex = FM.exp(jnp.minimum(i_ex, last) * logd)
+            return jnp.where(exact, i_ex, i), jnp.where(exact, frac_ex, frac), jnp.where(exact, scale_ex, scale)
 
         exact_value = lambda: self._finish(*exact_path(*closed_form()))  # noqa: E731
         float_value = lambda: self._finish(*closed_form())  # noqa: E731
@@ -218,23 +236,11 @@ class Repeat(Schedule):
         # Each branch computes the whole value (one fused loop); the intermediates never hit memory.
         return jax.lax.cond(need, exact_value, float_value)
 
-    def _finish(self, i: Array, u: Array, length: Array) -> Array:
-        """The value in cycle ``i`` at ``u`` steps into it (``length`` steps long)."""
-        dt = self.period.dtype
-        one = jnp.ones((), dt)
-        frac = jnp.clip(safe_div(u, length), 0.0, 1.0)
-        i = jax.lax.stop_gradient(i)  # an integer count: no gradient flows through it
-        over = i >= self.cycles
-        last = jnp.maximum(jnp.ceil(self.cycles) - 1.0, 0.0)  # the last cycle run, also for non-integer cycles
-        i = jax.lax.stop_gradient(jnp.where(over, last, i))
-        frac = jnp.where(over, one, frac)
-        val = self.schedule._at(frac * self.period)
-        # decay**i as exp(i log decay) (XLA lowers a float power to a scalar libm call on CPU); a zero
-        # decay takes a log so negative that exp gives 0 from i = 1 on and 1 at i = 0 (0**0), with
-        # finite gradients everywhere.
-        pos = self.decay > 0
-        logd = jnp.where(pos, jnp.log(jnp.where(pos, self.decay, one)), jnp.asarray(-1e4, dt))
-        return val * FM.exp(i * logd)
+    def _finish(self, i: Array, frac: Array, scale: Array) -> Array:
+        """The value in cycle ``i`` at ``frac`` of its length, times ``scale = decay**min(i, last)``."""
+        over = jax.lax.stop_gradient(i) >= self.cycles  # an integer count: no gradient flows through it
+        frac = jnp.where(over, jnp.ones((), frac.dtype), jnp.clip(frac, 0.0, 1.0))
+        return self.schedule._at(frac * self.period) * scale
 
 
 def repeat(

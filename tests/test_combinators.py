@@ -905,3 +905,21 @@ def test_join_below_zero_is_finite_whatever_its_pieces(kind: str) -> None:
     out = w(k)
     assert all_finite(out) and float(out[-2]) == pytest.approx(float(s(0)), rel=1e-6)
     assert all_finite(jax.grad(lambda w: w(k).sum())(w))
+
+
+@pytest.mark.parametrize("mult", [1.0, 2.0, 1.5])
+@pytest.mark.parametrize("w_len", [5003, 2**20 + 3], ids=["closed-form", "exact-path"])
+def test_warmup_hands_repeat_negative_steps_on_both_paths(mult: float, w_len: int) -> None:
+    # Repeat declares _negative_ok, so a warmup hands it local steps below 0 unclipped. Steps below 2**17
+    # take the closed form, a call with larger steps the exact integer path (float32; the decision is
+    # taken on the steps): both must give the ramp before the warmup's end, finite gradients, and
+    # repeat's own values after it.
+    inner = js.repeat(js.cosine(1.0, 0.1, 1000), 1000, period_mult=mult, decay=0.5)
+    w = js.warmup(inner, w_len, init_value=0.2)
+    k = np.asarray([0, 1, w_len // 2, w_len - 1, w_len, w_len + 1, w_len + 999, w_len + 1000, w_len + 3000], np.int32)
+    out = np.asarray(w(k))
+    before = k < w_len
+    np.testing.assert_allclose(out[before], 0.2 + 0.8 * k[before] / w_len, rtol=2e-6)
+    np.testing.assert_allclose(out[~before], np.asarray(inner(k[~before] - w_len)), rtol=0, atol=1e-7)
+    grads = jax.grad(lambda s: s(jnp.asarray(k)).sum())(w)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))

@@ -55,6 +55,28 @@ def test_log1p_within_a_few_ulps_of_float64() -> None:
     assert np.all(np.abs(out[~normal] - ref[~normal]) <= 2 * F32.tiny)
 
 
+def test_log1p_coefficients_are_the_scripts() -> None:
+    # The polynomial in _fastmath is the one scripts/fastmath_log1p_coefficients.py fits (no hand-edited digits).
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fastmath_log1p_coefficients.py"
+    fitted = runpy.run_path(str(script))["coefficients"]()
+    np.testing.assert_allclose(np.asarray(FM._LOG1P), fitted, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 9])
+def test_poly_is_the_polynomial(n: int) -> None:
+    # Estrin's scheme must give the polynomial of every length (odd ones end in a lone constant).
+    coeffs = tuple(float(c) for c in np.linspace(1.0, -0.5, n))
+    x = np.linspace(-1.5, 1.5, 101).astype(np.float32)
+    ref = np.polynomial.polynomial.polyval(x.astype(np.float64), coeffs)
+    out = np.asarray(FM.poly(jnp.asarray(x), coeffs))
+    assert out.shape == x.shape and out.dtype == np.float32
+    scale = np.polynomial.polynomial.polyval(np.abs(x.astype(np.float64)), np.abs(coeffs))  # sum |c_k x**k|
+    assert np.all(np.abs(out - ref) <= 4e-7 * scale)
+
+
 def test_specials_follow_jnp() -> None:
     z = jnp.asarray([jnp.inf, -jnp.inf, jnp.nan], jnp.float32)
     np.testing.assert_array_equal(np.asarray(FM.exp(z)), [np.inf, 0.0, np.nan])

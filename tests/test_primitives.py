@@ -611,8 +611,9 @@ def test_huge_phase_lengths_are_exact_at_the_end() -> None:
         lambda: jaxsched.polynomial(1.0, 0.1, 10.0, power=2.0),
         lambda: jaxsched.sqrt_decay(1.0, 0.1, 10.0),
         lambda: jaxsched.Cooldown(*(jnp.asarray(v) for v in (1.0, 0.1, 10.0)), jnp.asarray(1)),
+        lambda: jaxsched.repeat(jaxsched.cosine(1.0, 0.1, 10.0), 10.0, period_mult=1.5, decay=0.5, cycles=3.0),
     ],
-    ids=["constant", "linear", "cosine", "polynomial", "sqrt_decay", "cooldown"],
+    ids=["constant", "linear", "cosine", "polynomial", "sqrt_decay", "cooldown", "repeat"],
 )
 def test_negative_ok_classes_hold_their_start_below_zero(make: Any) -> None:
     # Combinators skip clipping a local step at 0 for these (_negative_ok). They only need finite values
