@@ -23,6 +23,7 @@ is produced by:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -246,6 +247,57 @@ def _pair_child(G: int, S: int, reps: int) -> None:
     print(json.dumps({"times": times, "faults": faults}))
 
 
+# ----------------------------------------------------------------------------- wider vectors
+
+WIDE_FLAG = "--xla_cpu_prefer_vector_width=512"
+
+
+def _has_avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
+
+
+def _digest(a: Any) -> str:
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(a)).tobytes()).hexdigest()
+
+
+def _wide_run(G: int, S: int, reps: int, eager_cap: int) -> dict[str, Any]:
+    """The three schedules at ``G`` x ``S`` in a child whose XLA:CPU loops use 512-bit vectors."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + WIDE_FLAG).strip()
+    cmd = [sys.executable, os.path.abspath(__file__), "--wide-vectors", str(G), str(S), str(reps), str(eager_cap)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _wide_child(G: int, S: int, reps: int, eager_cap: int) -> None:
+    steps = jnp.arange(S)
+    res: dict[str, Any] = {}
+    for kind in SCHEDULES:
+        g = _grid(kind, G, S)
+        peaks = np.asarray(g.settings["peak_value"], np.float32)
+        second = np.asarray(g.settings[_second_name(kind)], np.float32)
+        P, X = jnp.asarray(peaks), jnp.asarray(second)
+        f_js = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
+        fused = _fused(kind, S, steps, "jnp" if kind == "wsd" else "lib")
+        f_write = jax.jit(lambda p: jnp.broadcast_to(p[:, None], (G, S)))
+        digest = _digest(f_js(g.schedules))
+        scheds = [_optax(kind, S, float(peaks[i]), int(second[i])) for i in range(min(G, eager_cap))]
+        thunks = {
+            "jaxsched": lambda: f_js(g.schedules),
+            "fused": lambda: fused(P, X),
+            "write": lambda: f_write(P),
+            "eager": lambda: [s(steps) for s in scheds],
+        }
+        times = interleaved(thunks, reps)
+        times["eager"] = [t * G / len(scheds) for t in times["eager"]]
+        res[kind] = {"times": times, "digest": digest}
+    print(json.dumps(res))
+
+
 def run(cfg: Config) -> Section:
     S = cfg.pick(100_000, 10_000)
     Gs = cfg.pick((1, 64, 1024), (1, 1024))
@@ -275,6 +327,7 @@ def run(cfg: Config) -> Section:
     torch_per_step: dict[str, float] = {}
     torch_err: dict[str, float] = {}
     faults: dict[str, float] = {}
+    main_at_max: dict[str, tuple[float, str]] = {}  # kind -> (jaxsched median, output digest) at the largest G
 
     for kind in SCHEDULES:
         rows: list[list[Any]] = []
@@ -295,6 +348,7 @@ def run(cfg: Config) -> Section:
             for f in fused.values():
                 err_fused = max(err_fused, float(jnp.max(jnp.abs(a - f(P, X)))) / float(peaks.max()))
             row0 = np.asarray(a[0])
+            digest = _digest(a) if G == max(Gs) else ""
             del a
 
             thunks: dict[str, Callable[[], Any]] = {"jaxsched": lambda: f_js(g.schedules)}
@@ -340,6 +394,8 @@ def run(cfg: Config) -> Section:
                     faults[f"{kind} {k}"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0) / 3
 
             js = median(times["jaxsched"])
+            if G == max(Gs):
+                main_at_max[kind] = (js, digest)
             best_fused = min(median(times[k]) for k in fused)
             write = median(times["write"])
             fastest = min(optax_jit, optax_eager)
@@ -429,12 +485,41 @@ def run(cfg: Config) -> Section:
         + ". A count near the page count means the call mapped and faulted a fresh output buffer (glibc's default "
         "for large blocks, or memory the kernel reclaimed): that time is the OS's, and the capped optax/torch "
         "measurements do not pay it. `run.py` tunes malloc to avoid it unless given `--no-malloc-tuning`.")
+    lines += _wide_lines(max(Gs), S, min(reps, 5), eager_cap, main_at_max)
     if torch is not None:
         lines.append("")
         lines.append("torch per step: " + ", ".join(
             f"{k} {fmt_time(v)} (max rel. err vs jaxsched over {torch_steps:,} steps {torch_err[k]:.1e})"
             for k, v in torch_per_step.items()))
     return Section(NAME, TITLE, lines, checks)
+
+
+def _wide_lines(G: int, S: int, reps: int, eager_cap: int, main: dict[str, tuple[float, str]]) -> list[str]:
+    """The informational paragraph and table on 512-bit vectors (or why it was skipped)."""
+    head = (f"**512-bit vectors** (informational, no target): XLA:CPU vectorises its loops 256 bits wide by "
+            f"default, also on CPUs with AVX-512. A child process of this run with `XLA_FLAGS={WIDE_FLAG}` "
+            f"(set before JAX starts; a process-wide choice of the user, not something a library can set) "
+            f"times the G = {G} grids again ({reps} interleaved repeats; optax eager from {min(G, eager_cap)} "
+            "settings, extrapolated).")
+    if os.environ.get("JAXSCHED_BENCH_NO_WIDE") or not _has_avx512():
+        why = "JAXSCHED_BENCH_NO_WIDE is set" if os.environ.get("JAXSCHED_BENCH_NO_WIDE") else "no AVX-512 here"
+        return ["", head + f" Skipped: {why}."]
+    wide = _wide_run(G, S, reps, eager_cap)
+    rows = []
+    for kind, r in wide.items():
+        t = {k: median(v) for k, v in r["times"].items()}
+        js_main, digest_main = main[kind]
+        rows.append([
+            kind, fmt_med(r["times"]["jaxsched"]), f"{t['jaxsched'] / (G * S) * 1e9:.2f}",
+            f"{fmt_num(js_main / t['jaxsched'])}x", "yes" if r["digest"] == digest_main else "**no**",
+            f"{fmt_num(t['jaxsched'] / t['fused'])}x", f"{fmt_num(t['jaxsched'] / t['write'])}x",
+            f"{fmt_num(t['eager'] / t['jaxsched'])}x",
+        ])
+    return ["", head, ""] + table(
+        ["schedule", "jaxsched", "ns/elem", "speed-up over the default width (tables above)",
+         "same output bits", "jaxsched / hand-fused", "jaxsched / trivial write", "optax eager / jaxsched"],
+        rows,
+    )
 
 
 def _torch_name(kind: str) -> str:
@@ -447,3 +532,5 @@ def _torch_name(kind: str) -> str:
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--default-malloc-pair":
     _pair_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--wide-vectors":
+    _wide_child(*(int(x) for x in sys.argv[2:]))
