@@ -32,7 +32,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -93,6 +93,29 @@ def _grid(kind: str, G: int, S: int) -> jaxsched.Grid:
 
 def _second_name(kind: str) -> str:
     return "period" if kind == "sgdr" else "warmup_steps"
+
+
+class _Setup(NamedTuple):
+    """One grid and what every measurement of it needs."""
+
+    grid: jaxsched.Grid
+    peaks: np.ndarray  # float32, one per setting
+    second: np.ndarray  # warmup lengths or SGDR periods, float32
+    P: jax.Array
+    X: jax.Array
+    f_js: Callable[[Any], jax.Array]  # jit(vmap(schedule(steps))) over the grid's schedules
+    f_write: Callable[[jax.Array], jax.Array]  # the trivial write of the same (G, S) float32 output
+
+
+def _setup(kind: str, G: int, S: int, steps: jax.Array) -> _Setup:
+    g = _grid(kind, G, S)
+    peaks = np.asarray(g.settings["peak_value"], np.float32)
+    second = np.asarray(g.settings[_second_name(kind)], np.float32)
+    return _Setup(
+        g, peaks, second, jnp.asarray(peaks), jnp.asarray(second),
+        jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch)),
+        jax.jit(lambda p: jnp.broadcast_to(p[:, None], (G, S))),
+    )
 
 
 # ----------------------------------------------------------------------------- hand-fused formulas
@@ -232,12 +255,8 @@ def _default_malloc_pair(G: int, S: int, reps: int) -> dict[str, Any]:
 
 
 def _pair_child(G: int, S: int, reps: int) -> None:
-    g = _grid("warmup_cosine", G, S)
-    steps = jnp.arange(S)
-    P = jnp.asarray(np.asarray(g.settings["peak_value"], np.float32))
-    f_js = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
-    f_write = jax.jit(lambda p: jnp.broadcast_to(p[:, None], (G, S)))
-    thunks = {"jaxsched": lambda: f_js(g.schedules), "write": lambda: f_write(P)}
+    u = _setup("warmup_cosine", G, S, jnp.arange(S))
+    thunks = {"jaxsched": lambda: u.f_js(u.grid.schedules), "write": lambda: u.f_write(u.P)}
     times = interleaved(thunks, reps)
     faults = {}
     for k, th in thunks.items():
@@ -277,13 +296,8 @@ def _wide_child(G: int, S: int, reps: int, eager_cap: int) -> None:
     steps = jnp.arange(S)
     res: dict[str, Any] = {}
     for kind in SCHEDULES:
-        g = _grid(kind, G, S)
-        peaks = np.asarray(g.settings["peak_value"], np.float32)
-        second = np.asarray(g.settings[_second_name(kind)], np.float32)
-        P, X = jnp.asarray(peaks), jnp.asarray(second)
-        f_js = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
+        g, peaks, second, P, X, f_js, f_write = _setup(kind, G, S, steps)
         fused = _fused(kind, S, steps, "jnp" if kind == "wsd" else "lib")
-        f_write = jax.jit(lambda p: jnp.broadcast_to(p[:, None], (G, S)))
         digest = _digest(f_js(g.schedules))
         scheds = [_optax(kind, S, float(peaks[i]), int(second[i])) for i in range(min(G, eager_cap))]
         thunks = {
@@ -332,15 +346,10 @@ def run(cfg: Config) -> Section:
     for kind in SCHEDULES:
         rows: list[list[Any]] = []
         for G in Gs:
-            g = _grid(kind, G, S)
-            peaks = np.asarray(g.settings["peak_value"], np.float32)
-            second = np.asarray(g.settings[_second_name(kind)], np.float32)
-            P, X = jnp.asarray(peaks), jnp.asarray(second)
-            f_js = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
+            g, peaks, second, P, X, f_js, f_write = _setup(kind, G, S, steps)
             fused = {"fused-jnp": _fused(kind, S, steps, "jnp")}
             if kind != "wsd":  # WSD's 1-sqrt cooldown has no cosine
                 fused["fused-lib"] = _fused(kind, S, steps, "lib")
-            f_write = jax.jit(lambda p, G=G: jnp.broadcast_to(p[:, None], (G, S)))
 
             # Agreement of the hand-fused formulas with jaxsched (so the comparison is fair).
             a = f_js(g.schedules)
