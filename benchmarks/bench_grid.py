@@ -6,6 +6,9 @@ is produced by:
 
 - jaxsched: ``jit(vmap(lambda s: s(steps)))(grid.schedules)``, the grid built
   by ``jaxsched.grid``;
+- jaxsched.evaluate: ``jaxsched.evaluate(grid, steps)``, the library's own
+  top-level program for the same grid (compiled for 512-bit vectors on CPU,
+  see ``jaxsched/_jit.py``); its output must have the same bits;
 - hand-fused: the same formula written directly in ``jnp`` for this one
   configuration (per-setting reciprocals precomputed), under ``jit(vmap)``;
 - trivial write: ``jit`` of a broadcast that writes the same float32 output
@@ -358,9 +361,13 @@ def run(cfg: Config) -> Section:
                 err_fused = max(err_fused, float(jnp.max(jnp.abs(a - f(P, X)))) / float(peaks.max()))
             row0 = np.asarray(a[0])
             digest = _digest(a) if G == max(Gs) else ""
+            same_bits = _digest(jaxsched.evaluate(g, steps)) == _digest(a)
             del a
 
-            thunks: dict[str, Callable[[], Any]] = {"jaxsched": lambda: f_js(g.schedules)}
+            thunks: dict[str, Callable[[], Any]] = {
+                "jaxsched": lambda: f_js(g.schedules),
+                "evaluate": lambda: jaxsched.evaluate(g, steps),
+            }
             for k, f in fused.items():
                 thunks[k] = lambda f=f: f(P, X)
             thunks["write"] = lambda: f_write(P)
@@ -414,6 +421,7 @@ def run(cfg: Config) -> Section:
             rows.append([
                 G,
                 fmt_med(times["jaxsched"]),
+                fmt_med(times["evaluate"]) + ("" if same_bits else " (**bits differ**)"),
                 fmt_med(times["fused-jnp"]),
                 fmt_med(times["fused-lib"]) if "fused-lib" in times else "(no cosine)",
                 fmt_med(times["write"]),
@@ -442,6 +450,9 @@ def run(cfg: Config) -> Section:
                           note="issue 7" if primary else ""),
                     Check(NAME, f"{kind}, G={G}: torch loop / jaxsched{tag}", ratio["torch"], ">=", 500.0,
                           note=("issue 7" if primary else "") if torch is not None else "torch not installed"),
+                    Check(NAME, f"{kind}, G={G}: jaxsched.evaluate / trivial write, recycled output buffer "
+                          "(informational)", median(times["evaluate"]) / write, "<=", 1.5,
+                          note=("same bits as jaxsched" if same_bits else "BITS DIFFER from jaxsched")),
                 ]
                 checks.extend(cs)
 
@@ -459,8 +470,9 @@ def run(cfg: Config) -> Section:
         lines.append(f"**{kind}** (torch: {_torch_name(kind)})")
         lines.append("")
         lines += table(
-            ["G", "jaxsched", "hand-fused, jnp.cos", "hand-fused, jaxsched kernel", "trivial write",
-             "optax jit/setting", "optax eager", "torch loop", "jaxsched ns/elem", "max rel. err fused / optax"],
+            ["G", "jaxsched", "jaxsched.evaluate", "hand-fused, jnp.cos", "hand-fused, jaxsched kernel",
+             "trivial write", "optax jit/setting", "optax eager", "torch loop", "jaxsched ns/elem",
+             "max rel. err fused / optax"],
             rows,
         )
         lines.append("")

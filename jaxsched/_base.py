@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._jit import program
+
 Array = jax.Array
 T = TypeVar("T")
 
@@ -548,7 +550,7 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     )
 
 
-@jax.jit
+@program
 def _evaluate(schedule: Schedule, t: Array) -> Array:
     # One compiled program per schedule structure and step shape: an eager call
     # would otherwise dispatch (and compile) every small op on its own. Inside an

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _validate as V
 from ._base import Schedule, as_time, eval_time
+from ._jit import program
 
 
 def _is_axis(v: Any) -> bool:
@@ -392,7 +393,7 @@ def evaluate(schedules: Any, step: Any) -> jax.Array:
     return _evaluate(schedules, as_time(step))
 
 
-@jax.jit
+@program
 def _evaluate(schedules: Schedule, t: jax.Array) -> jax.Array:
     # One compiled program per schedule structure and step shape, instead of one dispatch per op.
     return jax.vmap(lambda s: eval_time(s, t))(schedules)

@@ -19,17 +19,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._base import Schedule
+from ._jit import program
 
 _MAX_CYCLES = 200  # restart phases listed before the rest is summarised
 
 
-@jax.jit
+@program
 def _at(s: Schedule, k: jax.Array) -> jax.Array:
     """``s(k)``, compiled once per schedule structure and step shape."""
     return s(k)
 
 
-@jax.jit
+@program
 def _at_batch(s: Schedule, k: jax.Array) -> jax.Array:
     """``s_g(k)`` for every member ``g`` of a batched schedule."""
     return jax.vmap(lambda x: x(k))(s)

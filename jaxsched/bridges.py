@@ -28,11 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._base import Schedule
+from ._jit import program
 
 _INT32_MAX = 2**31 - 1
 
 
-@jax.jit
+@program
 def _eval_block(schedule: Schedule, steps: jax.Array) -> jax.Array:
     return schedule(steps)
 

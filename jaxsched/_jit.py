@@ -1,0 +1,51 @@
+"""``program``: jit for jaxsched's own top-level programs, 512-bit vectors on CPU.
+
+XLA:CPU vectorises 256 bits wide by default, even on CPUs with AVX-512.
+Schedules are elementwise arithmetic, bound by instruction throughput, and
+512-bit vectors run them 1.3-1.8x faster on such CPUs (see
+``benchmarks/RESULTS.md``) with the same bits: the vector width changes how
+many lanes one instruction covers, not the arithmetic of a lane.
+
+``XLA_FLAGS=--xla_cpu_prefer_vector_width=512`` would change every program of
+the process, so jaxsched does not set it. It asks for the width only for the
+programs it compiles *itself* at the top level: a schedule called outside any
+transformation, :func:`jaxsched.evaluate`, the plot and table helpers. JAX
+accepts ``compiler_options`` only on a top-level ``jit``, so inside a user's
+``jit``, ``vmap`` or ``grad`` (any argument a tracer) the plain ``jit`` is used
+and the schedule is inlined into the user's program as before. CPUs without
+AVX-512 use their widest vectors, as by default. Other backends get the plain
+``jit``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+# A field of XLA's DebugOptions, accepted per compilation by jax.jit(compiler_options=...).
+CPU_OPTIONS: dict[str, Any] = {"xla_cpu_prefer_vector_width": 512}
+
+
+def program(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``jax.jit(fn)``; at the top level on CPU, compiled for 512-bit vectors (same results).
+
+    The returned callable keeps both compiled functions as ``.plain`` and
+    ``.wide`` (each with its own cache: one compile per structure and shape).
+    """
+    plain = jax.jit(fn)
+    wide = jax.jit(fn, compiler_options=CPU_OPTIONS)
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        if jax.default_backend() == "cpu" and not any(
+            isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(args)
+        ):
+            return wide(*args)
+        return plain(*args)
+
+    call.plain = plain  # type: ignore[attr-defined]
+    call.wide = wide  # type: ignore[attr-defined]
+    return call

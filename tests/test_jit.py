@@ -1,0 +1,79 @@
+"""jaxsched's own top-level programs: 512-bit vectors on CPU, the same bits, one compile.
+
+``_jit.program`` compiles a schedule called outside any transformation (and
+``evaluate``, the plot and table helpers) with ``xla_cpu_prefer_vector_width
+= 512``; inside a user's ``jit``/``vmap``/``grad`` the plain ``jit`` is
+inlined. Both must give the same bits for every family, at every step kind.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_config import CASES
+
+import jaxsched
+from jaxsched import _jit
+from jaxsched._base import _evaluate as _call_program
+from jaxsched._grid import _evaluate as _grid_program
+
+_INT_STEPS = np.concatenate([np.arange(3000), [2**17 - 1, 2**17, 2**24 + 1, 2**31 - 1]]).astype(np.int32)
+_FLOAT_STEPS = np.concatenate([np.linspace(0.0, 1500.0, 4001), [1e6, 3.5e9]]).astype(np.float32)
+_NESTED = jax.jit(lambda s, t: s(t))  # the plain program, inlined into this jit
+
+
+def _bits(x: jax.Array) -> np.ndarray:
+    return np.asarray(x).view(np.uint32)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_top_level_call_has_the_bits_of_the_inlined_schedule(name: str) -> None:
+    s = CASES[name]
+    for steps in (_INT_STEPS, _FLOAT_STEPS):
+        wide, plain = s(jnp.asarray(steps)), _NESTED(s, jnp.asarray(steps))
+        np.testing.assert_array_equal(_bits(wide), _bits(plain), err_msg=f"{name} {steps.dtype}")
+
+
+def test_evaluate_has_the_bits_of_a_users_jit_vmap() -> None:
+    g = jaxsched.grid(
+        jaxsched.sgdr, peak_value=[1e-3, 3e-3], period=[70, 130], period_mult=[1.0, 2.0], decay=[1.0, 0.7]
+    )
+    steps = jnp.arange(5000)
+    mine = jax.jit(lambda b: jax.vmap(lambda s: s(steps))(b))(g.schedules)
+    np.testing.assert_array_equal(_bits(jaxsched.evaluate(g, steps)), _bits(mine))
+
+
+def test_program_picks_the_wide_jit_only_at_the_top_level_on_cpu() -> None:
+    if jax.default_backend() != "cpu":
+        pytest.skip("the wide program is CPU-only")
+    s = jaxsched.cosine(1.0, 0.0, 123)
+    t = jnp.arange(17, dtype=jnp.int32)  # a step shape no other test uses
+    wide0, plain0 = _call_program.wide._cache_size(), _call_program.plain._cache_size()
+    s(t)
+    assert (_call_program.wide._cache_size(), _call_program.plain._cache_size()) == (wide0 + 1, plain0)
+    # Other settings of the same structure: no new compile.
+    jaxsched.cosine(2.0, 0.5, 999)(t)
+    assert _call_program.wide._cache_size() == wide0 + 1
+    # Inside jit / vmap / grad the plain jit is traced (compiler_options are top-level only).
+    jax.jit(lambda x: x(t))(s)
+    jax.vmap(lambda v: jaxsched.cosine(v, 0.0, 123)(t))(jnp.ones(3))
+    jax.grad(lambda v: jaxsched.cosine(v, 0.0, 123)(t).sum())(1.0)
+    # (The wide jit inside a transformation would raise: compiler_options on a nested jit.)
+    assert _call_program.wide._cache_size() == wide0 + 1
+
+
+def test_grid_program_compiles_once_for_any_settings() -> None:
+    steps = jnp.arange(19)
+    before = _grid_program.wide._cache_size()
+    for peaks in ([1.0, 2.0], [0.5, 0.25], [3.0, 4.0]):
+        g = jaxsched.grid(jaxsched.warmup_cosine, peak_value=peaks, total_steps=50, warmup_steps=5)
+        jaxsched.evaluate(g, steps)
+    assert _grid_program.wide._cache_size() - before <= 1
+
+
+def test_options_are_a_known_xla_field() -> None:
+    # A typo in the option name would make every top-level call fail; compile one for real.
+    f = jax.jit(lambda x: x * 2.0, compiler_options=_jit.CPU_OPTIONS)
+    assert float(f(jnp.float32(1.5))) == 3.0
