@@ -1,4 +1,4 @@
-"""jaxsched._fastmath: float32 exp, expm1 and log1p against float64, over their whole ranges."""
+"""Float32 kernels against float64 over their whole ranges: _fastmath (exp, expm1, log1p) and the cosine factor."""
 
 from __future__ import annotations
 
@@ -102,3 +102,56 @@ def test_other_dtypes_use_jnp(name: str) -> None:
     with jax.enable_x64(True):
         x = jnp.asarray([1e-12, 0.5, 3.0], jnp.float64)
         np.testing.assert_array_equal(np.asarray(getattr(FM, name)(x)), np.asarray(getattr(jnp, name)(x)))
+
+
+# ----------------------------------------------------------------------------- cosine factor (functional.py)
+
+
+def _factor64(f: np.ndarray) -> np.ndarray:
+    """(1 + cos(pi f)) / 2 in float64, as sin(pi (1 - f) / 2)**2 past the midpoint (no cancellation)."""
+    f = f.astype(np.float64)
+    return np.where(f > 0.5, np.sin(0.5 * np.pi * (1.0 - f)) ** 2, 0.5 * (1.0 + np.cos(np.pi * f)))
+
+
+def test_cosine_factor_within_2e7_over_the_whole_range() -> None:
+    from jaxsched.functional import cosine_factor
+
+    half = np.float32(0.5)
+    f = np.concatenate([
+        np.linspace(0.0, 1.0, 2_000_001, dtype=np.float32),
+        np.nextafter(half, np.float32([0.0, 1.0])),
+        np.float32([F32.tiny, 1e-30, 1.0 - 2.0**-24, np.nextafter(np.float32(1.0), np.float32(0.0))]),
+    ])
+    out = np.asarray(jax.jit(cosine_factor)(jnp.asarray(f)), np.float64)
+    ref = _factor64(f)
+    assert np.abs(out - ref).max() <= 2e-7
+    assert out[0] == 1.0 and out[2_000_000] == 0.0
+    tail = (f > 0.5) & (ref > 0)  # past the midpoint the factor keeps its relative precision
+    assert (np.abs(out[tail] - ref[tail]) / ref[tail]).max() <= 5e-7
+
+
+@pytest.mark.parametrize("peak, end", [(1.0, 0.0), (3e-4, 3e-5), (2.5, 1.0)])
+def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end: float) -> None:
+    import jaxsched
+
+    T, W = 100_000, 1_000
+    t = np.arange(T + 3)
+    cos = np.asarray(jaxsched.cosine(peak, end, T)(jnp.asarray(t, jnp.int32)), np.float64)
+    want = end + (peak - end) * _factor64(np.minimum(t, T) / T)
+    assert np.abs(cos - want).max() <= 2e-7 * peak
+    wcos = jaxsched.warmup_cosine(peak, T, warmup_steps=W, end_value=end)
+    wc = np.asarray(wcos(jnp.asarray(t, jnp.int32)), np.float64)
+    want = np.where(t < W, peak * t / W, end + (peak - end) * _factor64(np.clip((t - W) / (T - W), 0.0, 1.0)))
+    assert np.abs(wc - want).max() <= 2e-7 * peak
+
+
+def test_sinpi_coefficients_are_the_scripts() -> None:
+    # The polynomial in functional.py is the one scripts/fastmath_sinpi_coefficients.py fits.
+    import runpy
+    from pathlib import Path
+
+    from jaxsched.functional import _SIN_PI
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fastmath_sinpi_coefficients.py"
+    fitted = runpy.run_path(str(script))["coefficients"]()
+    np.testing.assert_allclose(np.asarray(_SIN_PI), fitted, rtol=1e-12, atol=0)
