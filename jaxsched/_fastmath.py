@@ -17,7 +17,7 @@ in straight-line ``jnp``:
 - ``log1p``: ``u = 1 + a`` split into ``2**e f`` with ``f`` in
   ``[sqrt(1/2), sqrt(2))`` from its bits; ``log(f) = t + t**2 g(t)`` with
   ``t = f - 1`` (exact) and ``g`` a degree-8 polynomial interpolated at Chebyshev
-  points (``scripts/fastmath_log1p_coefficients.py``; 1e-8 relative in float64).
+  points (``scripts/fastmath_coefficients.py``; 1e-8 relative in float64).
   Where ``e = 0``, ``t = a`` itself, without the rounding of ``1 + a``: full
   relative precision near 0. (XLA's algebraic simplifier rewrites ``(1 + a) - 1``
   as ``a``, so the textbook correction ``(a - (u - 1)) / u`` would silently
@@ -50,7 +50,7 @@ _LOG2E = 1.0 / math.log(2.0)
 # Taylor coefficients of expm1(r) = sum_k r**k / k!, k = 2 .. 8 (the r term is added separately).
 _EXPM1 = tuple(1.0 / math.factorial(k) for k in range(2, 9))
 # log1p(t) = t + t**2 g(t) on [sqrt(1/2) - 1, sqrt(2) - 1]: g's monomial coefficients, printed by
-# scripts/fastmath_log1p_coefficients.py (tests/test_fastmath.py checks the two agree).
+# scripts/fastmath_coefficients.py (tests/test_fastmath.py checks the two agree).
 _LOG1P = (
     -0.4999999766125549,
     0.3333332145368466,

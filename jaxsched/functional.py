@@ -73,14 +73,14 @@ def progress(t: Array, steps: Array) -> Array:
 
 
 # sin(pi y) = y * sum_k c_k y**(2k), |y| <= 1/2: interpolated at Chebyshev points by
-# scripts/fastmath_sinpi_coefficients.py (relative error ~7e-9 in float64, below float32's rounding;
+# scripts/fastmath_coefficients.py (relative error ~7e-9 in float64, below float32's rounding;
 # two terms fewer than the Taylor series with the same float32 error).
 _SIN_PI = (
-    3.1415926401441645,
-    -5.1677100840477825,
-    2.5500775284276287,
-    -0.5982912997628511,
-    0.07765766116279041,
+    3.1415926399603924,
+    -5.167710074247084,
+    2.55007738730258,
+    -0.5982905471203326,
+    0.07765632317301617,
 )
 
 
@@ -90,7 +90,7 @@ def cosine_factor(frac: Array) -> Array:
     In float32 this is an odd polynomial in ``y = frac - 1/2``
     (``cos(pi frac) = -sin(pi y)``), evaluated by Horner's rule: XLA's ``cos``
     is not vectorised on CPU and costs several times the polynomial (five
-    terms, fitted by ``scripts/fastmath_sinpi_coefficients.py``). The maximum
+    terms, fitted by ``scripts/fastmath_coefficients.py``). The maximum
     error against float64 is about 1.3e-7, as ``jnp.cos`` in float32
     (``tests/test_fastmath.py`` checks 2e-7 over the whole range, and within
     2e-7 of the peak at every step of cosine schedules). Wider dtypes use

@@ -55,16 +55,6 @@ def test_log1p_within_a_few_ulps_of_float64() -> None:
     assert np.all(np.abs(out[~normal] - ref[~normal]) <= 2 * F32.tiny)
 
 
-def test_log1p_coefficients_are_the_scripts() -> None:
-    # The polynomial in _fastmath is the one scripts/fastmath_log1p_coefficients.py fits (no hand-edited digits).
-    import runpy
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "fastmath_log1p_coefficients.py"
-    fitted = runpy.run_path(str(script))["coefficients"]()
-    np.testing.assert_allclose(np.asarray(FM._LOG1P), fitted, rtol=1e-12, atol=0)
-
-
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 9])
 def test_poly_is_the_polynomial(n: int) -> None:
     # Estrin's scheme must give the polynomial of every length (odd ones end in a lone constant).
@@ -145,13 +135,15 @@ def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end:
     assert np.abs(wc - want).max() <= 2e-7 * peak
 
 
-def test_sinpi_coefficients_are_the_scripts() -> None:
-    # The polynomial in functional.py is the one scripts/fastmath_sinpi_coefficients.py fits.
+@pytest.mark.parametrize("name, where", [("log1p", "jaxsched._fastmath._LOG1P"),
+                                         ("sinpi", "jaxsched.functional._SIN_PI")])
+def test_coefficients_are_the_scripts(name: str, where: str) -> None:
+    # The polynomials in the package are the ones scripts/fastmath_coefficients.py fits (no hand-edited digits).
+    import importlib
     import runpy
     from pathlib import Path
 
-    from jaxsched.functional import _SIN_PI
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "fastmath_sinpi_coefficients.py"
-    fitted = runpy.run_path(str(script))["coefficients"]()
-    np.testing.assert_allclose(np.asarray(_SIN_PI), fitted, rtol=1e-12, atol=0)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fastmath_coefficients.py"
+    fitted = runpy.run_path(str(script))[f"{name}_coefficients"]()
+    module, attr = where.rsplit(".", 1)
+    np.testing.assert_allclose(np.asarray(getattr(importlib.import_module(module), attr)), fitted, rtol=1e-12, atol=0)
