@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._base import Schedule, as_time, eval_time
+from ._base import Schedule, as_time, eval_time, host_time
 from ._jit import program
 
 
@@ -390,10 +390,12 @@ def evaluate(schedules: Any, step: Any) -> jax.Array:
     sizes = {int(np.shape(x)[0]) for x in leaves}
     if len(sizes) != 1:
         raise ValueError(f"evaluate: the schedule's leaves have different leading sizes {sorted(sizes)}")
-    return _evaluate(schedules, as_time(step))
+    return _evaluate(schedules, host_time(step))
 
 
 @program
 def _evaluate(schedules: Schedule, t: jax.Array) -> jax.Array:
-    # One compiled program per schedule structure and step shape, instead of one dispatch per op.
+    # One compiled program per schedule structure and step shape, instead of one dispatch per op
+    # (the step's normalisation included: see host_time).
+    t = as_time(t)
     return jax.vmap(lambda s: eval_time(s, t))(schedules)

@@ -77,3 +77,43 @@ def test_options_are_a_known_xla_field() -> None:
     # A typo in the option name would make every top-level call fail; compile one for real.
     f = jax.jit(lambda x: x * 2.0, compiler_options=_jit.CPU_OPTIONS)
     assert float(f(jnp.float32(1.5))) == 3.0
+
+
+_STEP_INPUTS = {
+    "int32 with negatives": np.array([-7, -1, 0, 1, 999, 1000, 1001], np.int32),
+    "uint32 past int32": np.array([0, 5, 2**31, 2**32 - 1], np.uint32),
+    "int64 past int32": np.array([-(2**40), -1, 3, 2**31 - 1, 2**31, 2**40], np.int64),
+    "int16 jax": jnp.array([-3, 5, 1200], jnp.int16),
+    "float32 with negatives": np.array([-2.5, -0.0, 0.5, 999.5, 3e9], np.float32),
+    "float64 numpy": np.array([-1.0, 12.25, 5e3]),
+    "python int": -3,
+    "python big int": 2**40,
+    "python float": -1.5,
+    "numpy scalar": np.int64(2**35),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_STEP_INPUTS))
+def test_steps_normalised_inside_the_program_equal_as_time(name: str) -> None:
+    # The top-level call hands arrays to the compiled program raw (host_time) and normalises them
+    # there; the values must be those of the step normalised eagerly by as_time.
+    from jaxsched._base import as_time
+
+    x = _STEP_INPUTS[name]
+    for case in ("warmup_cosine", "sgdr", "onecycle"):
+        s = CASES[case]
+        np.testing.assert_array_equal(_bits(s(x)), _bits(_NESTED(s, as_time(x))), err_msg=f"{case} {name}")
+
+
+def test_host_time_passes_arrays_through_and_converts_the_rest() -> None:
+    from jaxsched._base import host_time
+
+    for a in (jnp.arange(4, dtype=jnp.int32), np.arange(4, dtype=np.uint32), np.ones(3, np.float32)):
+        assert host_time(a) is a
+    wide = host_time(np.array([2**40, -5], np.int64))  # a jit argument would wrap it
+    np.testing.assert_array_equal(np.asarray(wide), [2**31 - 1, 0])
+    assert int(host_time(-4)) == 0 and int(host_time(2**40)) == 2**31 - 1
+    with pytest.raises(TypeError, match="boolean"):
+        host_time(np.array([True]))
+    with pytest.raises(TypeError, match="step must be"):
+        host_time("3")
