@@ -117,3 +117,18 @@ def test_host_time_passes_arrays_through_and_converts_the_rest() -> None:
         host_time(np.array([True]))
     with pytest.raises(TypeError, match="step must be"):
         host_time("3")
+
+
+def test_constant_calls_inside_transformations_work() -> None:
+    # A schedule of constants called at a constant step inside a user's program: no argument is a
+    # tracer, so the wide jit is called under the outer trace. JAX must accept that (compiler_options
+    # are refused only on a jit staged with traced arguments) and the value must be the plain one.
+    s = jaxsched.cosine(1.0, 0.0, 100)
+    g = jaxsched.grid(jaxsched.cosine, init_value=[1.0, 2.0], end_value=0.0, steps=100)
+    want = float(_NESTED(s, 5))
+    assert float(jax.jit(lambda x: x * s(5))(1.0)) == want
+    assert float(jax.grad(lambda x: x * s(5))(2.0)) == want
+    assert np.all(np.asarray(jax.vmap(lambda x: x * s(5))(jnp.ones(2))) == want)
+    assert float(jax.lax.scan(lambda c, _: (c + s(5), None), 0.0, None, length=2)[0]) == 2 * want
+    assert float(jax.lax.cond(True, lambda: s(5), lambda: s(6))) == want
+    np.testing.assert_array_equal(jax.jit(lambda x: x * jaxsched.evaluate(g, 5))(1.0), [want, 2 * want])
