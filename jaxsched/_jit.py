@@ -10,11 +10,14 @@ many lanes one instruction covers, not the arithmetic of a lane.
 the process, so jaxsched does not set it. It asks for the width only for the
 programs it compiles *itself* at the top level: a schedule called outside any
 transformation, :func:`jaxsched.evaluate`, the plot and table helpers. JAX
-accepts ``compiler_options`` only on a top-level ``jit``, so inside a user's
-``jit``, ``vmap`` or ``grad`` (any argument a tracer) the plain ``jit`` is used
-and the schedule is inlined into the user's program as before. CPUs without
-AVX-512 use their widest vectors, as by default. Other backends get the plain
-``jit``.
+accepts ``compiler_options`` only on a top-level ``jit``: while any trace is
+active (a user's ``jit``, ``vmap``, ``grad``, ``scan``..., even with constant
+arguments) the plain ``jit`` is used and the schedule is inlined into the
+user's program as before. CPUs without AVX-512 use their widest vectors, as by
+default. Other backends get the plain ``jit``.
+
+"At the top level" is JAX's own test, ``jax._src.core.trace_state_clean``: no
+public API says it. A JAX without it gets the plain ``jit`` everywhere.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+
+try:
+    from jax._src.core import trace_state_clean as _top_level
+except ImportError:  # pragma: no cover - a JAX that moved it: never the wide jit
+
+    def _top_level() -> bool:
+        return False
 
 # A field of XLA's DebugOptions, accepted per compilation by jax.jit(compiler_options=...).
 CPU_OPTIONS: dict[str, Any] = {"xla_cpu_prefer_vector_width": 512}
@@ -40,9 +50,8 @@ def program(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
-        if jax.default_backend() == "cpu" and not any(
-            isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(args)
-        ):
+        # Not a check on the arguments: a jit of constants under a user's trace is staged too.
+        if _top_level() and jax.default_backend() == "cpu":
             return wide(*args)
         return plain(*args)
 

@@ -121,8 +121,8 @@ def test_host_time_passes_arrays_through_and_converts_the_rest() -> None:
 
 def test_constant_calls_inside_transformations_work() -> None:
     # A schedule of constants called at a constant step inside a user's program: no argument is a
-    # tracer, so the wide jit is called under the outer trace. JAX must accept that (compiler_options
-    # are refused only on a jit staged with traced arguments) and the value must be the plain one.
+    # tracer, but a trace is active, so the plain jit must be used (JAX refuses compiler_options on a
+    # staged jit) and the value must be the plain one.
     s = jaxsched.cosine(1.0, 0.0, 100)
     g = jaxsched.grid(jaxsched.cosine, init_value=[1.0, 2.0], end_value=0.0, steps=100)
     want = float(_NESTED(s, 5))
@@ -131,4 +131,12 @@ def test_constant_calls_inside_transformations_work() -> None:
     assert np.all(np.asarray(jax.vmap(lambda x: x * s(5))(jnp.ones(2))) == want)
     assert float(jax.lax.scan(lambda c, _: (c + s(5), None), 0.0, None, length=2)[0]) == 2 * want
     assert float(jax.lax.cond(True, lambda: s(5), lambda: s(6))) == want
+    # The same with nothing cached yet (a shape no other test uses): the call is staged, not dispatched.
+    # (Everything is a constant there, and XLA folds it at compile time without fused multiply-adds:
+    # one ulp from the run-time program, hence allclose.)
+    # The step arrays are made outside the jit, so they are concrete inside it as well.
+    fresh, t23, t29 = jaxsched.cosine(1.0, 0.0, 321), jnp.arange(23), jnp.arange(29)
+    np.testing.assert_allclose(jax.jit(lambda: fresh(t23))(), _NESTED(fresh, t23), rtol=3e-7)
+    np.testing.assert_allclose(jax.jit(lambda: jaxsched.evaluate(g, t29))(),
+                               jax.vmap(lambda b: _NESTED(b, t29))(g.schedules), rtol=3e-7)
     np.testing.assert_array_equal(jax.jit(lambda x: x * jaxsched.evaluate(g, 5))(1.0), [want, 2 * want])
