@@ -602,6 +602,27 @@ def test_huge_phase_lengths_are_exact_at_the_end() -> None:
     assert float(out[2]) == 0.0
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16])
+def test_progress_stays_at_most_one_below_the_end_without_a_clip(dtype: Any) -> None:
+    # functional._unit_ratio has no upper clip: where t < D, t * (1 / D) must round to at most 1.
+    # The worst case is the float just below D; lengths span every binade, mantissas at random.
+    from jaxsched import functional as F
+
+    fi = np.finfo(dtype)
+    rng = np.random.default_rng(0)
+    exps = rng.uniform(np.log2(float(fi.tiny)) + 2, np.log2(float(fi.max)) - 1, 200_000)
+    d = np.concatenate([np.exp2(np.floor(exps)), np.exp2(exps)]).astype(dtype)  # powers of two and others
+    d = d[np.isfinite(d) & (d >= fi.tiny)]
+    below = np.nextafter(d, np.zeros((), dtype))
+    for t in (below, np.nextafter(below, np.zeros((), dtype)), d * dtype(0.9999)):
+        p = np.asarray(jax.jit(F.progress)(jnp.asarray(t), jnp.asarray(d)))
+        assert p.max() <= 1.0 and p.min() >= 0.0
+    assert np.all(np.asarray(jax.jit(F.progress)(jnp.asarray(d), jnp.asarray(d))) == 1.0)
+    # so a linear decay never passes its end value (its ends are exact: test_values)
+    lin = np.asarray(jax.jit(F.linear)(jnp.asarray(below), dtype(1.0), dtype(0.5), jnp.asarray(d)))
+    assert lin.min() >= 0.5
+
+
 @pytest.mark.parametrize(
     "make",
     [
