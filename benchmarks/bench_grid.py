@@ -315,6 +315,82 @@ def _wide_child(G: int, S: int, reps: int, eager_cap: int) -> None:
     print(json.dumps(res))
 
 
+# ----------------------------------------------------------------------------- the other core count
+
+
+def _other_cpus() -> tuple[list[int], str] | None:
+    """The CPU set of the cores child and its name: one core if this run has several, else all of them."""
+    have = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(have) > 1:
+        return have[:1], "pinned to one core"
+    every = list(range(os.cpu_count() or 1))
+    return (every, f"all {len(every)} cores") if len(every) > 1 else None
+
+
+def _cores_run(cpus: list[int], G: int, S: int, reps: int) -> dict[str, Any]:
+    """The three schedules at ``G`` x ``S`` in a child whose affinity (so XLA's thread pool) is ``cpus``."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--cores", str(G), str(S), str(reps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True,
+                         preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cores_child(G: int, S: int, reps: int) -> None:
+    steps = jnp.arange(S)
+    res: dict[str, Any] = {}
+    for kind in SCHEDULES:
+        u = _setup(kind, G, S, steps)
+        fused = _fused(kind, S, steps, "jnp" if kind == "wsd" else "lib")
+        thunks = {
+            "jaxsched": lambda u=u: u.f_js(u.grid.schedules),
+            "evaluate": lambda u=u: jaxsched.evaluate(u.grid, steps),
+            "fused": lambda u=u, fused=fused: fused(u.P, u.X),
+            "write": lambda u=u: u.f_write(u.P),
+        }
+        res[kind] = {"times": interleaved(thunks, reps), "digest": _digest(thunks["jaxsched"]())}
+    print(json.dumps({"cores": len(os.sched_getaffinity(0)), "res": res}))
+
+
+def _cores_lines(G: int, S: int, reps: int, main: dict[str, tuple[float, str]]) -> tuple[list[str], list[Check]]:
+    """The informational paragraph, table and checks at the other core count (or why it was skipped)."""
+    other = _other_cpus()
+    def head(what: str) -> str:
+        return (f"**Core count** (informational): the schedules are bound by arithmetic and the trivial write by "
+                f"memory bandwidth, so their ratio depends on how many cores XLA may use. A child process of this "
+                f"run, {what}, times the G = {G} grids again ({reps} interleaved repeats).")
+
+    if os.environ.get("JAXSCHED_BENCH_NO_CORES") or other is None:
+        why = "JAXSCHED_BENCH_NO_CORES is set" if other is not None else "this machine has one core"
+        return ["", head("at the other core count") + f" Skipped: {why}."], []
+    cpus, what = other
+    try:
+        r = _cores_run(cpus, G, S, reps)
+    except (OSError, subprocess.CalledProcessError) as e:  # a cpuset that refuses the affinity
+        return ["", head(what) + f" Skipped: the child failed ({type(e).__name__})."], []
+    rows, checks = [], []
+    for kind, v in r["res"].items():
+        t = {k: median(x) for k, x in v["times"].items()}
+        tag = f"{kind}, G={G}, child {what} ({r['cores']} usable)"
+        cs = [Check(NAME, f"{tag}: jaxsched / trivial write (informational)", t["jaxsched"] / t["write"], "<=", 1.5),
+              Check(NAME, f"{tag}: jaxsched.evaluate / trivial write (informational)", t["evaluate"] / t["write"],
+                    "<=", 1.5)]
+        if kind == "warmup_cosine":
+            checks += cs
+        rows.append([
+            kind, fmt_med(v["times"]["jaxsched"]), fmt_med(v["times"]["evaluate"]), fmt_med(v["times"]["fused"]),
+            fmt_med(v["times"]["write"]), f"{t['jaxsched'] / (G * S) * 1e9:.2f}",
+            "yes" if v["digest"] == main[kind][1] else "**no**",
+            f"{fmt_num(t['jaxsched'] / t['fused'])}x",
+            f"{fmt_num(cs[0].value)}x {status_cell(cs[0])}", f"{fmt_num(cs[1].value)}x {status_cell(cs[1])}",
+        ])
+    lines = ["", head(f"{what} ({r['cores']} usable)"), ""] + table(
+        ["schedule", "jaxsched", "jaxsched.evaluate", "hand-fused", "trivial write", "jaxsched ns/elem",
+         "same output bits", "jaxsched / hand-fused", "jaxsched / trivial write", "evaluate / trivial write"],
+        rows,
+    )
+    return lines, checks
+
+
 def run(cfg: Config) -> Section:
     S = cfg.pick(100_000, 10_000)
     Gs = cfg.pick((1, 64, 1024), (1, 1024))
@@ -507,6 +583,9 @@ def run(cfg: Config) -> Section:
         "for large blocks, or memory the kernel reclaimed): that time is the OS's, and the capped optax/torch "
         "measurements do not pay it. `run.py` tunes malloc to avoid it unless given `--no-malloc-tuning`.")
     lines += _wide_lines(max(Gs), S, min(reps, 5), eager_cap, main_at_max)
+    core_lines, core_checks = _cores_lines(max(Gs), S, min(reps, 5), main_at_max)
+    lines += core_lines
+    checks += core_checks
     if torch is not None:
         lines.append("")
         lines.append("torch per step: " + ", ".join(
@@ -553,5 +632,7 @@ def _torch_name(kind: str) -> str:
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--default-malloc-pair":
     _pair_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--cores":
+    _cores_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
 if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--wide-vectors":
     _wide_child(*(int(x) for x in sys.argv[2:]))
