@@ -583,7 +583,7 @@ def run(cfg: Config) -> Section:
         "for large blocks, or memory the kernel reclaimed): that time is the OS's, and the capped optax/torch "
         "measurements do not pay it. `run.py` tunes malloc to avoid it unless given `--no-malloc-tuning`.")
     lines += _wide_lines(max(Gs), S, min(reps, 5), eager_cap, main_at_max)
-    core_lines, core_checks = _cores_lines(max(Gs), S, min(reps, 5), main_at_max)
+    core_lines, core_checks = _cores_lines(max(Gs), S, max(reps, 9), main_at_max)
     lines += core_lines
     checks += core_checks
     if torch is not None:
