@@ -234,7 +234,8 @@ def environment() -> dict[str, str]:
         affinity = os.cpu_count() or 0
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     commit = _git("rev-parse", "--short", "HEAD")
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    # The results file is the run's own output: a previous run's copy does not make the code dirty.
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":(exclude,top)benchmarks/RESULTS.md")
     env = {
         "CPU": _cpu_model(),
         "cores": f"{os.cpu_count()} logical, {affinity} usable by this process",
