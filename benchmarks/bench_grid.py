@@ -286,33 +286,39 @@ def _digest(a: Any) -> str:
     return hashlib.sha256(np.ascontiguousarray(np.asarray(a)).tobytes()).hexdigest()
 
 
-def _wide_run(G: int, S: int, reps: int, eager_cap: int) -> dict[str, Any]:
-    """The three schedules at ``G`` x ``S`` in a child whose XLA:CPU loops use 512-bit vectors."""
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + WIDE_FLAG).strip()
-    cmd = [sys.executable, os.path.abspath(__file__), "--wide-vectors", str(G), str(S), str(reps), str(eager_cap)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=True)
+def _child_run(G: int, S: int, reps: int, eager_cap: int, env: dict[str, str] | None = None,
+               cpus: list[int] | None = None) -> dict[str, Any]:
+    """:func:`_child` in a fresh process: ``env`` its environment (XLA flags), ``cpus`` its affinity
+    (so XLA's thread pool), both set before JAX starts there."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", str(G), str(S), str(reps), str(eager_cap)]
+    pre = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=True, preexec_fn=pre)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _wide_child(G: int, S: int, reps: int, eager_cap: int) -> None:
+def _child(G: int, S: int, reps: int, eager_cap: int) -> None:
+    """Time the three schedules at ``G`` x ``S`` (jaxsched, evaluate, hand-fused, write; optax eager from
+    ``eager_cap`` settings, extrapolated to G, if ``eager_cap > 0``) and print them with the output digest."""
     steps = jnp.arange(S)
     res: dict[str, Any] = {}
     for kind in SCHEDULES:
-        g, peaks, second, P, X, f_js, f_write = _setup(kind, G, S, steps)
+        u = _setup(kind, G, S, steps)
         fused = _fused(kind, S, steps, "jnp" if kind == "wsd" else "lib")
-        digest = _digest(f_js(g.schedules))
-        scheds = [_optax(kind, S, float(peaks[i]), int(second[i])) for i in range(min(G, eager_cap))]
         thunks = {
-            "jaxsched": lambda: f_js(g.schedules),
-            "fused": lambda: fused(P, X),
-            "write": lambda: f_write(P),
-            "eager": lambda: [s(steps) for s in scheds],
+            "jaxsched": lambda u=u: u.f_js(u.grid.schedules),
+            "evaluate": lambda u=u: jaxsched.evaluate(u.grid, steps),
+            "fused": lambda u=u, fused=fused: fused(u.P, u.X),
+            "write": lambda u=u: u.f_write(u.P),
         }
+        scheds = [_optax(kind, S, float(u.peaks[i]), int(u.second[i])) for i in range(min(G, eager_cap))]
+        if scheds:
+            thunks["eager"] = lambda scheds=scheds: [s(steps) for s in scheds]
+        digest = _digest(thunks["jaxsched"]())
         times = interleaved(thunks, reps)
-        times["eager"] = [t * G / len(scheds) for t in times["eager"]]
+        if scheds:
+            times["eager"] = [t * G / len(scheds) for t in times["eager"]]
         res[kind] = {"times": times, "digest": digest}
-    print(json.dumps(res))
+    print(json.dumps({"cores": len(os.sched_getaffinity(0)), "res": res}))
 
 
 # ----------------------------------------------------------------------------- the other core count
@@ -327,33 +333,10 @@ def _other_cpus() -> tuple[list[int], str] | None:
     return (every, f"all {len(every)} cores") if len(every) > 1 else None
 
 
-def _cores_run(cpus: list[int], G: int, S: int, reps: int) -> dict[str, Any]:
-    """The three schedules at ``G`` x ``S`` in a child whose affinity (so XLA's thread pool) is ``cpus``."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--cores", str(G), str(S), str(reps)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True,
-                         preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _cores_child(G: int, S: int, reps: int) -> None:
-    steps = jnp.arange(S)
-    res: dict[str, Any] = {}
-    for kind in SCHEDULES:
-        u = _setup(kind, G, S, steps)
-        fused = _fused(kind, S, steps, "jnp" if kind == "wsd" else "lib")
-        thunks = {
-            "jaxsched": lambda u=u: u.f_js(u.grid.schedules),
-            "evaluate": lambda u=u: jaxsched.evaluate(u.grid, steps),
-            "fused": lambda u=u, fused=fused: fused(u.P, u.X),
-            "write": lambda u=u: u.f_write(u.P),
-        }
-        res[kind] = {"times": interleaved(thunks, reps), "digest": _digest(thunks["jaxsched"]())}
-    print(json.dumps({"cores": len(os.sched_getaffinity(0)), "res": res}))
-
-
 def _cores_lines(G: int, S: int, reps: int, main: dict[str, tuple[float, str]]) -> tuple[list[str], list[Check]]:
     """The informational paragraph, table and checks at the other core count (or why it was skipped)."""
     other = _other_cpus()
+
     def head(what: str) -> str:
         return (f"**Core count** (informational): the schedules are bound by arithmetic and the trivial write by "
                 f"memory bandwidth, so their ratio depends on how many cores XLA may use. A child process of this "
@@ -364,7 +347,7 @@ def _cores_lines(G: int, S: int, reps: int, main: dict[str, tuple[float, str]]) 
         return ["", head("at the other core count") + f" Skipped: {why}."], []
     cpus, what = other
     try:
-        r = _cores_run(cpus, G, S, reps)
+        r = _child_run(G, S, reps, 0, cpus=cpus)
     except (OSError, subprocess.CalledProcessError) as e:  # a cpuset that refuses the affinity
         return ["", head(what) + f" Skipped: the child failed ({type(e).__name__})."], []
     rows, checks = [], []
@@ -604,7 +587,9 @@ def _wide_lines(G: int, S: int, reps: int, eager_cap: int, main: dict[str, tuple
     if os.environ.get("JAXSCHED_BENCH_NO_WIDE") or not _has_avx512():
         why = "JAXSCHED_BENCH_NO_WIDE is set" if os.environ.get("JAXSCHED_BENCH_NO_WIDE") else "no AVX-512 here"
         return ["", head + f" Skipped: {why}."]
-    wide = _wide_run(G, S, reps, eager_cap)
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + WIDE_FLAG).strip()
+    wide = _child_run(G, S, reps, eager_cap, env=env)["res"]
     rows = []
     for kind, r in wide.items():
         t = {k: median(v) for k, v in r["times"].items()}
@@ -632,7 +617,5 @@ def _torch_name(kind: str) -> str:
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--default-malloc-pair":
     _pair_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--cores":
-    _cores_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
-if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--wide-vectors":
-    _wide_child(*(int(x) for x in sys.argv[2:]))
+if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--child":
+    _child(*(int(x) for x in sys.argv[2:]))

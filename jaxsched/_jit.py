@@ -2,9 +2,10 @@
 
 XLA:CPU vectorises 256 bits wide by default, even on CPUs with AVX-512.
 Schedules are elementwise arithmetic, bound by instruction throughput, and
-512-bit vectors run them 1.3-1.8x faster on such CPUs (see
-``benchmarks/RESULTS.md``) with the same bits: the vector width changes how
-many lanes one instruction covers, not the arithmetic of a lane.
+512-bit vectors run them about 1.2x (warmup-cosine, WSD) to 1.6x (SGDR)
+faster on such CPUs (``benchmarks/RESULTS.md``) with the same bits: the
+vector width changes how many lanes one instruction covers, not the
+arithmetic of a lane.
 
 ``XLA_FLAGS=--xla_cpu_prefer_vector_width=512`` would change every program of
 the process, so jaxsched does not set it. It asks for the width only for the
