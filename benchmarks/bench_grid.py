@@ -167,6 +167,34 @@ def _fused(kind: str, S: int, steps: jax.Array, kernel: str = "jnp") -> Callable
     return jax.jit(jax.vmap(fn))
 
 
+def _bare(S: int, steps: jax.Array, warmup: bool) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """The least arithmetic a float32 warmup-cosine (or, without ``warmup``, its cosine alone) can do.
+
+    jaxsched's polynomial ``sin(pi y)`` in the form ``1/2 - sin(pi y) / 2`` on the whole phase: no
+    clipping, no exact local step (``t - w`` in float32, exact below 2**24 only), no relative precision
+    near the end (the value may be off by 6e-8 of the peak there, or slightly negative). Not a schedule to
+    ship: a floor for what any accurate kernel costs on this machine, next to the trivial write.
+    """
+    t = steps.astype(jnp.float32)
+    coeffs = getattr(jaxsched.functional, "_SIN_PI", None)
+
+    def sin_pi(y: jax.Array) -> jax.Array:
+        if coeffs is None:  # an older jaxsched: jnp.sin
+            return jnp.sin(np.float32(np.pi) * y)
+        z = y * y
+        acc = coeffs[-1] * z + coeffs[-2]
+        for c in reversed(coeffs[:-2]):
+            acc = acc * z + c
+        return y * acc
+
+    def bare(p: jax.Array, w: jax.Array) -> jax.Array:
+        x = t - w if warmup else t
+        cos = p * (0.5 - 0.5 * sin_pi(x * (1.0 / (S - w)) - 0.5))
+        return jnp.where(x < 0, (p * (1.0 / w)) * t, cos) if warmup else cos
+
+    return jax.jit(jax.vmap(bare))
+
+
 # ----------------------------------------------------------------------------- peers
 
 
@@ -404,6 +432,7 @@ def run(cfg: Config) -> Section:
     torch_err: dict[str, float] = {}
     faults: dict[str, float] = {}
     main_at_max: dict[str, tuple[float, str]] = {}  # kind -> (jaxsched median, output digest) at the largest G
+    floor_lines: list[str] = []
 
     for kind in SCHEDULES:
         rows: list[list[Any]] = []
@@ -430,6 +459,13 @@ def run(cfg: Config) -> Section:
             for k, f in fused.items():
                 thunks[k] = lambda f=f: f(P, X)
             thunks["write"] = lambda: f_write(P)
+            bare: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {}
+            if kind == "warmup_cosine" and G == max(Gs):  # the floor paragraph below the tables
+                bare = {"bare-cosine": _bare(S, steps, warmup=False), "bare-warmup-cosine": _bare(S, steps, True)}
+                err_bare = float(jnp.max(jnp.abs(f_js(g.schedules) - bare["bare-warmup-cosine"](P, X))))
+                err_bare /= float(peaks.max())
+            for k, f in bare.items():
+                thunks[k] = lambda f=f: f(P, X)
             # The largest grid's calls last up to seconds each: 5 repeats (the minimum) keep the suite short.
             times = interleaved(thunks, reps if G < max(Gs) else min(reps, 5))
 
@@ -460,6 +496,23 @@ def run(cfg: Config) -> Section:
                     torch_err[kind] = _max_rel_err(lrs, row0[:torch_steps], pk)
                     tt = interleaved({"torch": lambda: _torch_loop(torch, kind, S, pk, sc, torch_steps)}, reps)
                 torch_per_step[kind] = median(tt["torch"]) / torch_steps
+
+            if bare:
+                floor = {k: median(times[k]) / median(times["write"]) for k in ("jaxsched", *bare)}
+                floor_lines = [
+                    f"**How close an accurate kernel can get** (informational; warmup_cosine at G = {G}, the same "
+                    "interleaved repeats as the table above): the trivial write sets the floor, and arithmetic "
+                    "comes on top of it. The least a warmup-cosine can compute (`_bare` in `bench_grid.py`: "
+                    "jaxsched's cosine polynomial in its shortest form, with no clipping, no exact local step and "
+                    "no relative precision near the end; max. abs. difference to jaxsched "
+                    f"{err_bare:.1e} of the peak) takes {fmt_med(times['bare-warmup-cosine'])}, "
+                    f"{fmt_num(floor['bare-warmup-cosine'])}x the write; its cosine alone, without the warmup's "
+                    f"select, {fmt_med(times['bare-cosine'])}, {fmt_num(floor['bare-cosine'])}x; jaxsched "
+                    f"{fmt_num(floor['jaxsched'])}x. On {len(os.sched_getaffinity(0))} core(s) the write is bound "
+                    "by memory bandwidth and these kernels by the core's arithmetic, so these ratios fall with more "
+                    "cores (see the core-count paragraph below).",
+                    "",
+                ]
 
             if G == max(Gs):
                 for k in ("jaxsched", "write"):
@@ -536,6 +589,7 @@ def run(cfg: Config) -> Section:
         )
         lines.append("")
 
+    lines += floor_lines
     G, reps_pair = max(Gs), min(reps, 5)
     pair = _default_malloc_pair(G, S, reps_pair)
     pj, pw = median(pair["times"]["jaxsched"]), median(pair["times"]["write"])
