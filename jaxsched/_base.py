@@ -539,6 +539,27 @@ def safe_pow(x: Array, p: Array) -> Array:
     return jnp.where(pos, xs**p, at_zero)
 
 
+def clamp(x: Array, lo: Any = None, hi: Any = None) -> Array:
+    """``clip(x, lo, hi)`` as selects (``None``: no bound); a NaN ``x`` stays NaN.
+
+    XLA's ``maximum``/``minimum`` must propagate a NaN from either side, which
+    costs x86 a compare and a blend per vector besides the ``max``; a select on
+    ``x < lo`` (false for a NaN) does not, and LLVM often folds it into a masked
+    operation. The values are those of ``clip`` for every non-NaN ``x``; the
+    derivative at a bound is ``dx`` (``clip`` splits it there), so this is for
+    values whose slope at a bound does not matter: integer-valued indices,
+    arguments of functions with their own JVP, guards against values a valid
+    setting never reaches.
+    """
+    if lo is not None:
+        lo = jnp.asarray(lo, x.dtype)
+        x = jnp.where(x < lo, lo, x)
+    if hi is not None:
+        hi = jnp.asarray(hi, x.dtype)
+        x = jnp.where(x > hi, hi, x)
+    return x
+
+
 def safe_sqrt(x: Array) -> Array:
     pos = x > 0
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, jnp.ones_like(x))), jnp.zeros_like(x))

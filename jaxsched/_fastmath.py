@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._base import Array
+from ._base import Array, clamp
 
 _LN2_HI = 0.693359375  # 9 significant bits: n * _LN2_HI is exact for |n| < 2**15
 _LN2_LO = math.log(2.0) - _LN2_HI
@@ -87,8 +87,8 @@ def poly(x: Array, coeffs: tuple[float, ...]) -> Array:
 
 def _reduce(z: Array) -> tuple[Array, Array]:
     """``(q, two_n)`` with ``exp(z) = two_n * (1 + q)`` (``q = expm1(r)``) for ``z`` in ``[_LO, _HI]``."""
-    zc = jnp.clip(z, _LO, _HI)
-    n = jnp.minimum(jnp.round(zc * _LOG2E), 127.0)  # in [-126, 127]: 2**n is a normal float
+    zc = clamp(z, _LO, _HI)  # exp and expm1 have their own JVPs: the clips' slopes are never used
+    n = clamp(jnp.round(zc * _LOG2E), hi=127.0)  # in [-126, 127]: 2**n is a normal float
     r = (zc - n * _LN2_HI) - n * _LN2_LO  # |r| <= ln(2) / 2, up to ln(2) just below _HI
     q = r + (r * r) * poly(r, _EXPM1)
     two_n = lax.bitcast_convert_type(lax.shift_left(n.astype(jnp.int32) + 127, jnp.int32(23)), jnp.float32)

@@ -23,18 +23,29 @@ import jax.numpy as jnp
 
 from . import _fastmath as FM
 from . import _validate as V
-from ._base import Array, Pair, Schedule, _max_float_in, pytree, safe_div, to_float
+from ._base import Array, Pair, Schedule, _max_float_in, clamp, pytree, safe_div, to_float
 
 
+@jax.custom_jvp
 def _snap(s: Array, tol: Array) -> Array:
     """Round ``s >= 0`` to the nearest integer when it is within ``tol * max(s, 1)`` of it (value only).
 
     ``tol`` is per setting: 1/2 where the true value is known to be an integer (integer period and
     growth: ``s`` is rounded whenever its float error is below 1/2), a few ulps elsewhere.
+
+    The derivative is ``ds`` (rounding moves the value, not its slope), as a custom JVP: the
+    straight-through ``s + stop_gradient(round(s) - s)`` has the same value (``round(s) - s`` is
+    exact, so the sum is ``round(s)`` again) but costs two more operations per step, and a step of
+    an SGDR grid snaps three restart points (4% of its time).
     """
     r = jnp.round(s)
-    snapped = s + jax.lax.stop_gradient(r - s)
-    return jnp.where(jnp.abs(s - r) <= tol * jnp.maximum(s, 1.0), snapped, s)
+    return jnp.where(jnp.abs(s - r) <= tol * clamp(s, 1.0), r, s)
+
+
+@_snap.defjvp
+def _snap_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    s, tol = primals
+    return _snap(s, tol), tangents[0]
 
 
 def float_path_limit(dtype: Any) -> int:
@@ -137,9 +148,9 @@ class Repeat(Schedule):
             # cycle or the one before (its error is far below 1/2 where the float path is exact);
             # comparing the step with the next restart point settles which.
             rp = 1.0 / P
-            arg = jnp.maximum(x * (d * rp), -1.0 + jnp.finfo(dt).eps)
+            arg = clamp(x * (d * rp), -1.0 + jnp.finfo(dt).eps)  # log1p has its own JVP
             i_geo = FM.log1p(arg) * (1.0 / jnp.log1p(ds))
-            i0 = jnp.clip(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, 2.0**31)
+            i0 = clamp(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, 2.0**31)  # no gradient (floor)
             s0 = P * _geom(i0, d)
             s1 = m * s0 + P  # S_{i+1} = m S_i + P: one operation after s0, not two
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
@@ -157,7 +168,7 @@ class Repeat(Schedule):
             up = x >= s1
             i = i0 + up.astype(dt)
             frac = jnp.where(up, safe_div(x - s1, s2 - s1), safe_div(x - s0, s1 - s0))
-            j0 = jnp.minimum(i0, last)  # decay**min(i, last) = decay**j0, times decay when i0 + 1 <= last
+            j0 = clamp(i0, hi=last)  # decay**min(i, last) = decay**j0, times decay when i0 + 1 <= last
             scale = FM.exp(j0 * logd)
             scale = jnp.where(up & (i0 < last), scale * self.decay, scale)
             return i, frac, scale
