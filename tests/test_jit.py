@@ -36,6 +36,34 @@ def test_top_level_call_has_the_bits_of_the_inlined_schedule(name: str) -> None:
         np.testing.assert_array_equal(_bits(wide), _bits(plain), err_msg=f"{name} {steps.dtype}")
 
 
+def test_structures_of_different_classes_never_compare_equal() -> None:
+    # A jit cache keys its programs by the arguments' tree structures. jaxlib 0.10.2 compares
+    # the structures of two classes registered with register_dataclass as equal when their fields
+    # line up (Cosine and SqrtDecay: four float leaves), though their hashes differ: a lookup that
+    # meets the other key in a colliding slot ran sqrt_decay with the cosine's program (about one
+    # process in 30 to 40; test_top_level_call_has_the_bits_of_the_inlined_schedule caught it).
+    treedefs = {name: jax.tree_util.tree_structure(s) for name, s in CASES.items()}
+    for a, ta in treedefs.items():
+        for b, tb in treedefs.items():
+            same_class = type(CASES[a]) is type(CASES[b])
+            if not same_class:
+                assert ta != tb, f"{a} and {b} have equal tree structures: {ta} == {tb}"
+                assert {ta: a}.get(tb) is None
+    # The same class and fields: equal, whatever the leaf values (one program for every setting).
+    one, two = jaxsched.sqrt_decay(1.0, 0.0, 100, power=0.7), jaxsched.sqrt_decay(2.0, 0.5, 7, power=3.0)
+    assert jax.tree_util.tree_structure(one) == jax.tree_util.tree_structure(two)
+
+
+def test_a_users_jit_runs_each_class_with_its_own_program() -> None:
+    # The schedules of test_structures_of_different_classes_never_compare_equal through one jit:
+    # each must give its own values (a cache hit on the wrong structure gives the other formula).
+    f = jax.jit(lambda s, t: s(t))
+    t = jnp.linspace(0.0, 120.0, 241)
+    for s in (jaxsched.cosine(1.0, 0.1, 100, exponent=2.0), jaxsched.sqrt_decay(1.0, 0.0, 100, power=0.7),
+              jaxsched.polynomial(1.0, 0.0, 100, power=2.0)):
+        np.testing.assert_array_equal(_bits(f(s, t)), _bits(s(t)), err_msg=type(s).__name__)
+
+
 def test_evaluate_has_the_bits_of_a_users_jit_vmap() -> None:
     g = jaxsched.grid(
         jaxsched.sgdr, peak_value=[1e-3, 3e-3], period=[70, 130], period_mult=[1.0, 2.0], decay=[1.0, 0.7]
