@@ -131,10 +131,15 @@ def median(xs: Sequence[float]) -> float:
 
 
 def spread(xs: Sequence[float]) -> float:
-    """Half the inter-quartile range relative to the median (a noise indicator)."""
+    """Half the inter-quartile range relative to the median (a noise indicator).
+
+    Quartiles by linear interpolation between the samples ("inclusive", NumPy's
+    default). The "exclusive" method interpolates past the second-largest of 5
+    samples toward the largest, so one slow call out of 5 read as ±500%.
+    """
     if len(xs) < 4:
         return (max(xs) - min(xs)) / (2 * median(xs)) if median(xs) else 0.0
-    q = statistics.quantiles(xs, n=4)
+    q = statistics.quantiles(xs, n=4, method="inclusive")
     return (q[2] - q[0]) / (2 * median(xs)) if median(xs) else 0.0
 
 
