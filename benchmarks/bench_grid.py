@@ -176,16 +176,10 @@ def _bare(S: int, steps: jax.Array, warmup: bool) -> Callable[[jax.Array, jax.Ar
     ship: a floor for what any accurate kernel costs on this machine, next to the trivial write.
     """
     t = steps.astype(jnp.float32)
-    coeffs = getattr(jaxsched.functional, "_SIN_PI", None)
+    lib = getattr(jaxsched.functional, "_sin_pi", None)  # jaxsched's polynomial; jnp.sin in an older jaxsched
 
     def sin_pi(y: jax.Array) -> jax.Array:
-        if coeffs is None:  # an older jaxsched: jnp.sin
-            return jnp.sin(np.float32(np.pi) * y)
-        z = y * y
-        acc = coeffs[-1] * z + coeffs[-2]
-        for c in reversed(coeffs[:-2]):
-            acc = acc * z + c
-        return y * acc
+        return jnp.sin(np.float32(np.pi) * y) if lib is None else lib(y)
 
     def bare(p: jax.Array, w: jax.Array) -> jax.Array:
         x = t - w if warmup else t

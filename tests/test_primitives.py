@@ -650,3 +650,21 @@ def test_negative_ok_classes_hold_their_start_below_zero(make: Any) -> None:
         if jnp.issubdtype(a.dtype, jnp.floating):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=0)
     assert float(jnp.abs(jax.grad(lambda x: s._eval(x).sum())(neg)).max()) == 0.0
+
+
+def test_clamp_is_clip_as_selects() -> None:
+    # _base.clamp: the values of jnp.clip for every non-NaN input (bounds, infinities, signed zeros),
+    # a NaN passes through, bounds may be traced per setting (vmap), and the slope at a bound is dx.
+    from jaxsched._base import clamp
+
+    x = jnp.asarray([-jnp.inf, -3.0, -0.0, 0.0, 0.5, 1.0, 2.0, jnp.inf, 1e30], jnp.float32)
+    for lo, hi in ((0.0, 1.0), (None, 1.0), (0.0, None), (-1.0, 1e30)):
+        want = jnp.clip(x, lo, hi)
+        for got in (clamp(x, lo, hi), jax.jit(clamp, static_argnums=(1, 2))(x, lo, hi)):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=f"{lo} {hi}")
+    assert bool(jnp.isnan(clamp(jnp.float32(jnp.nan), 0.0, 1.0)))
+    los, his = jnp.asarray([0.0, 0.25]), jnp.asarray([1.0, 0.5])
+    out = jax.vmap(lambda lo, hi: clamp(x, lo, hi))(los, his)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(jnp.clip(x[None], los[:, None], his[:, None])))
+    assert float(jax.grad(lambda v: clamp(v, 0.0, 1.0))(jnp.float32(1.0))) == 1.0
+    assert float(jax.grad(lambda v: clamp(v, 0.0, 1.0))(jnp.float32(2.0))) == 0.0
