@@ -73,6 +73,22 @@ class _Entry:
     inf_fields: frozenset[str]
     choices: Mapping[str, tuple[Any, ...]]
     check: Callable[[Any, tuple[int, ...]], None] | None
+    bounds: Mapping[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+
+
+# The comparisons a bound may use (``bounds={"steps": ">= 0"}``).
+_BOUND_OPS: dict[str, Callable[[Any, float], Any]] = {">": np.greater, ">=": np.greater_equal}
+
+
+def _parse_bound(field: str, spec: Any) -> tuple[str, float]:
+    op, _, num = str(spec).strip().partition(" ")
+    try:
+        lo = float(num)
+    except ValueError:
+        lo = float("nan")
+    if op not in _BOUND_OPS or lo != lo:
+        raise ValueError(f"register: bounds[{field!r}] must be like '>= 0' or '> 0', got {spec!r}")
+    return op, lo
 
 
 _BY_NAME: dict[str, _Entry] = {}
@@ -144,6 +160,7 @@ def register(
     inf_fields: Iterable[str] = (),
     choices: Mapping[str, Iterable[Any]] | None = None,
     check: Callable[[Any, tuple[int, ...]], None] | None = None,
+    bounds: Mapping[str, str] | None = None,
 ) -> Any:
     """Allow a schedule class in configs (usable as a class decorator).
 
@@ -162,6 +179,9 @@ def register(
       choices: allowed values of static fields, ``{"op": ("min", "max")}``.
       check: ``check(schedule, batch_shape)`` raising ``ValueError`` when a
         loaded schedule is inconsistent (say, boundaries of the wrong length).
+      bounds: lower bounds of leaves, ``{"steps": ">= 0", "period": "> 0"}``:
+        the ranges the class's factory accepts, so that a config naming the
+        class directly is held to them too.
 
     >>> import jaxsched
     >>> from jaxsched._config import register
@@ -196,6 +216,7 @@ def register(
             (int_fields, "int_fields"),
             (inf_fields, "inf_fields"),
             ((choices or {}).keys(), "choices"),
+            ((bounds or {}).keys(), "bounds"),
         ):
             for fld in group:
                 if fld not in names:
@@ -210,6 +231,7 @@ def register(
             frozenset(inf_fields),
             {k: tuple(v) for k, v in (choices or {}).items()},
             check,
+            {k: _parse_bound(k, v) for k, v in (bounds or {}).items()},
         )
         old_cls = _BY_CLASS.get(c)
         if old_cls is not None and old_cls.name != nm:
@@ -758,6 +780,10 @@ def _walk_check(s: Any, bs: tuple[int, ...], path: str) -> None:
                     raise ValueError(
                         f"{p} must be finite (a value overflowed {a.dtype.name}?), got {np.asarray(a).tolist()}"
                     )
+            if f.name in entry.bounds:
+                op, lo = entry.bounds[f.name]
+                if not _BOUND_OPS[op](a.astype(np.float64), lo).all():
+                    raise ValueError(f"{p} must be {op} {lo:g}, got {np.asarray(a).tolist()}")
     if entry.check is not None:
         try:
             entry.check(s, bs)
@@ -943,8 +969,16 @@ def _register_core() -> None:
         if ((a < 0) | (a >= len(s.schedules))).any():
             raise ValueError(f"index must be in 0..{len(s.schedules) - 1}, got {a.tolist()}")
 
-    for c in (Constant, Linear, Cosine, Polynomial, SqrtDecay, Exponential, InverseSqrt, Warmup, Sum, Product):
+    # The bounds are those the factories check (cosine, polynomial, ...), for configs naming a class.
+    for c in (Constant, Sum, Product):
         register(c)
+    register(Linear, bounds={"steps": ">= 0"})
+    register(Cosine, bounds={"steps": ">= 0", "exponent": ">= 0"})
+    register(Polynomial, bounds={"steps": ">= 0", "power": ">= 0"})
+    register(SqrtDecay, bounds={"steps": ">= 0", "power": "> 0"})
+    register(Exponential, bounds={"decay_rate": "> 0", "decay_steps": "> 0"})
+    register(InverseSqrt, bounds={"timescale": "> 0"})
+    register(Warmup, bounds={"steps": ">= 0"})
     register(PiecewiseConstant, check=check_pieces(1))
     register(PiecewiseLinear, check=check_pieces(0))
     register(Join, check=check_join)
@@ -955,10 +989,21 @@ def _register_core() -> None:
         if a.shape != bs or ((a < 0) | (a > 2)).any():
             raise ValueError(f"shape must be an integer in 0..2 (linear, cosine, 1-sqrt), got {a.tolist()}")
 
-    register(Cooldown, int_fields=("shape",), check=check_cooldown)
-    register(Repeat, inf_fields=("cycles",))
-    register(Clip, inf_fields=("lo", "hi"))
-    register(Extremum, choices={"op": ("min", "max")})
+    register(Cooldown, int_fields=("shape",), check=check_cooldown, bounds={"steps": ">= 0"})
+    repeat_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 1"}
+    register(Repeat, inf_fields=("cycles",), bounds=repeat_bounds)
+
+    def check_clip(s: Any, bs: tuple[int, ...]) -> None:
+        lo, hi = np.asarray(s.lo, np.float64), np.asarray(s.hi, np.float64)
+        if (lo > hi).any():
+            raise ValueError(f"Clip needs lo <= hi, got lo={lo.tolist()}, hi={hi.tolist()}")
+
+    def check_extremum(s: Any, bs: tuple[int, ...]) -> None:
+        if len(s.schedules) < 2:
+            raise ValueError(f"Extremum needs at least 2 operands, got {len(s.schedules)}")
+
+    register(Clip, inf_fields=("lo", "hi"), check=check_clip)
+    register(Extremum, choices={"op": ("min", "max")}, check=check_extremum)
 
 
 _register_core()

@@ -663,6 +663,76 @@ def test_malformed_configs(cfg: Any, exc: type, msg: str) -> None:
         from_config(cfg)
 
 
+_C1 = {"type": "Constant", "value": 1.0}
+# A config naming a class directly is held to the ranges its factory checks: (factory call, config).
+STRUCTURAL_OUT_OF_RANGE = [
+    (lambda: jaxsched.linear(1.0, 0.0, -3), {"type": "Linear", "init_value": 1.0, "end_value": 0.0, "steps": -3},
+     "steps must be >= 0"),
+    (lambda: jaxsched.cosine(1.0, 0.0, 10, exponent=-1.0),
+     {"type": "Cosine", "init_value": 1.0, "end_value": 0.0, "steps": 10, "exponent": -1.0}, "exponent must be >= 0"),
+    (lambda: jaxsched.polynomial(1.0, 0.0, 10, power=-1),
+     {"type": "Polynomial", "init_value": 1.0, "end_value": 0.0, "steps": 10, "power": -1}, "power must be >= 0"),
+    (lambda: jaxsched.sqrt_decay(1.0, 0.0, 10, power=0.0),
+     {"type": "SqrtDecay", "init_value": 1.0, "end_value": 0.0, "steps": 10, "power": 0.0}, "power must be > 0"),
+    (lambda: jaxsched.exponential(1.0, 0.0, 10),
+     {"type": "Exponential", "init_value": 1.0, "decay_rate": 0.0, "decay_steps": 10}, "decay_rate must be > 0"),
+    (lambda: jaxsched.exponential(1.0, 0.5, 0),
+     {"type": "Exponential", "init_value": 1.0, "decay_rate": 0.5, "decay_steps": 0}, "decay_steps must be > 0"),
+    (lambda: jaxsched.inverse_sqrt(1.0, -10), {"type": "InverseSqrt", "init_value": 1.0, "timescale": -10},
+     "timescale must be > 0"),
+    (lambda: jaxsched.cooldown(1.0, 0.0, -1), {"type": "Cooldown", "init_value": 1.0, "end_value": 0.0, "steps": -1,
+                                               "shape": 0}, "steps must be >= 0"),
+    (lambda: jaxsched.warmup(jaxsched.constant(1.0), -1),
+     {"type": "Warmup", "schedule": _C1, "steps": -1, "init_value": 0.0}, "steps must be >= 0"),
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 0),
+     {"type": "Repeat", "schedule": _C1, "period": 0, "period_mult": 1, "decay": 1, "cycles": "inf"},
+     "period must be > 0"),
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, 0.0),
+     {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 0, "decay": 1, "cycles": "inf"},
+     "period_mult must be > 0"),
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, decay=-1),
+     {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 1, "decay": -1, "cycles": "inf"},
+     "decay must be >= 0"),
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, cycles=-math.inf),
+     {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 1, "decay": 1, "cycles": "-inf"},
+     "cycles must be >= 1"),
+    (lambda: jaxsched.clip(jaxsched.constant(1.0), 1.0, 0.0), {"type": "Clip", "schedule": _C1, "lo": 1.0, "hi": 0.0},
+     "lo <= hi"),
+    (lambda: jaxsched.minimum(jaxsched.constant(1.0)), {"type": "Extremum", "op": "min", "schedules": [_C1]},
+     "at least 2 operands"),
+]
+
+
+@pytest.mark.parametrize("factory,cfg,msg", STRUCTURAL_OUT_OF_RANGE, ids=range(len(STRUCTURAL_OUT_OF_RANGE)))
+def test_a_config_naming_a_class_is_held_to_its_factorys_ranges(factory: Any, cfg: Any, msg: str) -> None:
+    with pytest.raises(ValueError):
+        factory()  # the factory refuses the value...
+    with pytest.raises(ValueError, match=msg):
+        from_config(cfg)  # ...and so does a config that builds the class without it
+    with pytest.raises(ValueError, match=msg):  # batched too: every member is checked
+        from_config({"format": FORMAT, "batch_shape": [2], "schedule": _batched(cfg)})
+
+
+def _batched(node: Any) -> Any:
+    """``node`` with each number leaf repeated for two batch members, the first one in range."""
+    if isinstance(node, dict):
+        return {k: (v if k in ("type", "op") else _batched(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_batched(x) for x in node]
+    return [1.0 if isinstance(node, (int, float)) else node, node]
+
+
+def test_bounds_are_declared_for_fields_that_exist() -> None:
+    @pytree
+    class Tmp(Schedule):
+        steps: jax.Array
+
+    with pytest.raises(ValueError, match="not a field"):
+        register(Tmp, bounds={"stepz": ">= 0"})
+    with pytest.raises(ValueError, match="like '>= 0'"):
+        register(Tmp, bounds={"steps": "=> 0"})
+
+
 def test_deep_nesting_and_huge_inputs_fail_fast() -> None:
     t0 = time.perf_counter()
     with pytest.raises(ValueError, match="nested too deeply"):
