@@ -611,6 +611,8 @@ def _decode_leaf(x: Any, entry: _Entry, field: str, path: str) -> jax.Array:
         if x["dtype"] not in _DTYPES:
             raise ValueError(f"{path}: dtype must be one of {list(_DTYPES)}, got {x['dtype']!r}")
         dtype = np.dtype(jnp.bfloat16) if x["dtype"] == "bfloat16" else np.dtype(x["dtype"])
+        if field in entry.int_fields and dtype.kind not in "iu":
+            raise ValueError(f"{path}: an integer leaf (an index), so its dtype must be an int, got {x['dtype']!r}")
         x = x["value"]
     want_int = np.dtype(dtype).kind in "iu"
     allow_inf = field in entry.inf_fields

@@ -32,6 +32,8 @@ def _concrete(name: str, x: Any) -> np.ndarray:
         a = np.asarray(x)
     except Exception as e:
         raise TypeError(f"{name} must be a real number or array, got {x!r}") from e
+    if a.dtype == jnp.bfloat16:  # a float type that numpy knows through ml_dtypes (kind "V")
+        a = a.astype(np.float32)
     if a.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be a real number or array of reals, got {x!r} (dtype {a.dtype})")
     return a.astype(np.float64)
@@ -147,9 +149,18 @@ def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
     a = np.asarray(x)
     if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
         raise TypeError(f"{name} must be one of {list(options)} or an integer index, got {x!r}")
+    if a.ndim != 0:  # a grid sweeps a choice by giving one per setting (grid, stack), like any other number
+        raise ValueError(f"{name} must be one of {list(options)} or one integer index, got shape {a.shape}: {x!r}")
     if ((a < 0) | (a >= len(options))).any():
         raise ValueError(f"{name} index must be in 0..{len(options) - 1} ({list(options)}), got {x!r}")
     return jnp.asarray(a.astype(np.int32))
+
+
+def flag(name: str, x: Any) -> bool:
+    """A Python or NumPy boolean (a static choice, never a leaf): ``bool("false")`` is True, so no coercion."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(x).__name__}: {x!r}")
+    return bool(x)
 
 
 def schedule(name: str, x: Any) -> Any:

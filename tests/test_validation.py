@@ -307,3 +307,62 @@ def test_traced_values_skip_validation_under_vmap() -> None:
     bad = jax.tree_util.tree_map(lambda x: x.at[1].set(-1.0) if x.ndim else x, batch)
     out = jax.vmap(lambda s: s(jnp.arange(4)))(bad)
     assert all_finite(out)
+
+
+# ----------------------------------------------------------------------------- choices, flags, bfloat16
+
+
+@pytest.mark.parametrize(
+    "fn,name",
+    [
+        (lambda: js.wsd(1.0, 100, 10, decay_shape=[0, 1]), "decay_shape"),
+        (lambda: js.cooldown(1.0, 0.0, 10, shape=np.ones((1, 1))), "shape"),
+        (lambda: js.cyclic(0.1, 1.0, 10, mode=[0, 2]), "mode"),
+        (lambda: js.onecycle(1.0, 100, anneal_strategy=[[1]]), "anneal_strategy"),
+    ],
+)
+def test_a_choice_is_one_name_or_one_index(fn: Callable[[], Any], name: str) -> None:
+    # An array of indices used to pass, then broke on the first call (or gave a (1, n) output): a grid
+    # sweeps a choice with one index per setting, like every other number.
+    _raises(ValueError, fn, name, "one integer index", "shape")
+
+
+def test_bfloat16_arguments_are_floats() -> None:
+    b = jnp.bfloat16
+    one, ten = jnp.asarray(1.0, b), jnp.asarray(10, b)
+    t = jnp.arange(12)
+    np.testing.assert_array_equal(js.linear(one, 0.0, ten)(t), js.linear(1.0, 0.0, 10)(t))
+    np.testing.assert_array_equal(js.warmup_cosine(one, 100)(t), js.warmup_cosine(1.0, 100)(t))
+    assert js.constant(one).dtype == js.constant(1.0).dtype  # cast to the default float dtype, as float16 is
+
+
+def test_torch_flags_are_booleans_and_shared_settings_are_checked() -> None:
+    from jaxsched.compat import torch as T
+
+    # bool("false") is True: a string flag used to flip the schedule silently.
+    _raises(TypeError, lambda: T.OneCycleLR(1.0, total_steps=10, extrapolate="false"), "extrapolate", "'false'")
+    _raises(TypeError, lambda: T.onecycle_momentum(1.0, total_steps=10, cycle_momentum="False"), "cycle_momentum")
+    _raises(TypeError, lambda: T.cyclic_momentum(0.01, 0.1, cycle_momentum=1), "cycle_momentum")
+    # Momentum settings the rate schedule does not use are still checked (a shared settings dict).
+    _raises(TypeError, lambda: T.OneCycleLR(1.0, total_steps=10, base_momentum="abc"), "base_momentum", "abc")
+    _raises(ValueError, lambda: T.CyclicLR(0.01, 0.1, max_momentum=float("nan")), "max_momentum", "nan")
+    _raises(ValueError, lambda: T.cyclic_momentum(0.01, float("inf")), "max_lr", "inf")
+    assert T.OneCycleLR(1.0, total_steps=10, extrapolate=np.bool_(False))(9) >= 0.0
+
+
+def test_optax_staircase_is_a_boolean() -> None:
+    from jaxsched.compat import optax as O
+
+    _raises(TypeError, lambda: O.exponential_decay(1.0, 10, 0.5, staircase="yes"), "staircase", "'yes'")
+
+
+def test_a_tagged_config_leaf_of_an_index_field_is_an_int() -> None:
+    c = {"type": "Constant", "value": 1.0}
+    for node in (
+        {"type": "Select", "index": {"dtype": "float32", "value": 0.5}, "schedules": [c, c]},
+        {"type": "Cooldown", "init_value": 1.0, "end_value": 0.0, "steps": 10, "shape": {"dtype": "float32",
+                                                                                          "value": 1.5}},
+    ):
+        _raises(ValueError, lambda node=node: js.from_config(node), "integer leaf", "float32")
+    assert float(js.from_config({"type": "Select", "index": {"dtype": "int32", "value": 1}, "schedules": [
+        c, {"type": "Constant", "value": 2.0}]})(0)) == 2.0

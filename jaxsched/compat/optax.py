@@ -171,7 +171,7 @@ def exponential_decay(
     end = None
     if end_value is not None:
         end = jnp.where(off, jnp.asarray(jnp.inf, I.dtype), V.value("end_value", end_value))
-    return Delayed(Exponential(I, rate, steps, end, bool(staircase)), _begin(transition_begin))
+    return Delayed(Exponential(I, rate, steps, end, V.flag("staircase", staircase)), _begin(transition_begin))
 
 
 def _boundaries_and_scales(arg: Any) -> tuple[Array, Array]:

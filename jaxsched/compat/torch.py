@@ -239,6 +239,14 @@ class _Solo(Schedule):
         return self.schedule._at(t)
 
 
+def _shared(cycle_momentum: Any, **values: Any) -> None:
+    """Check arguments accepted for a settings dict shared between a rate and a momentum schedule, which
+    the one at hand does not use: a typo there still gets an error, never a silent drop."""
+    V.flag("cycle_momentum", cycle_momentum)
+    for name, x in values.items():
+        V.value(name, x)
+
+
 def _gather_safe(s: Schedule) -> bool:
     """Whether the core ``Join`` can stack and gather ``s`` with its look-alikes."""
     if any(jnp.ndim(x) for x in jax.tree_util.tree_leaves(s)):
@@ -626,7 +634,7 @@ def CyclicLR(
     >>> CyclicLR(0.0, 1.0, step_size_up=2)([0, 1, 2, 3, 4]).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
-    del cycle_momentum, base_momentum, max_momentum
+    _shared(cycle_momentum, base_momentum=base_momentum, max_momentum=max_momentum)
     return _cyclic(
         base_lr, max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, ("base_lr", "max_lr")
     )
@@ -656,8 +664,8 @@ def cyclic_momentum(
     >>> cyclic_momentum(0.0, 1.0, step_size_up=2)([0, 1, 2]).round(6).tolist()
     [0.9, 0.85, 0.8]
     """
-    del base_lr, max_lr
-    if not cycle_momentum:
+    _shared(True, base_lr=base_lr, max_lr=max_lr)
+    if not V.flag("cycle_momentum", cycle_momentum):
         raise ValueError("cyclic_momentum: cycle_momentum=False means torch does not schedule momentum")
     return _cyclic(
         max_momentum,
@@ -750,14 +758,14 @@ def OneCycleLR(
     >>> s([0, 1, 9, 10, 11]).round(5).tolist()
     [0.1, 1.0, 1e-05, -0.12499, 1e-05]
     """
-    del cycle_momentum, base_momentum, max_momentum
+    _shared(cycle_momentum, base_momentum=base_momentum, max_momentum=max_momentum)
     T, knots = _onecycle_knots(total_steps, epochs, steps_per_epoch, pct_start, three_phase)
     P = V.value("max_lr", max_lr)
     a = P / V.positive("div_factor", div_factor)
     z = a / V.positive("final_div_factor", final_div_factor)
     k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     values = [(a, P), (P, a), (a, z)] if three_phase else [(a, P), (P, z)]
-    return _onecycle(T, knots, values, k, bool(extrapolate))
+    return _onecycle(T, knots, values, k, V.flag("extrapolate", extrapolate))
 
 
 def onecycle_momentum(
@@ -789,14 +797,14 @@ def onecycle_momentum(
     [0.95, 0.85, 0.95]
     """
     del max_lr, div_factor, final_div_factor
-    if not cycle_momentum:
+    if not V.flag("cycle_momentum", cycle_momentum):
         raise ValueError("onecycle_momentum: cycle_momentum=False means torch does not schedule momentum")
     T, knots = _onecycle_knots(total_steps, epochs, steps_per_epoch, pct_start, three_phase)
     lo = V.value("base_momentum", base_momentum)
     hi = V.value("max_momentum", max_momentum)
     k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     values = [(hi, lo), (lo, hi), (hi, hi)] if three_phase else [(hi, lo), (lo, hi)]
-    return _onecycle(T, knots, values, k, bool(extrapolate))
+    return _onecycle(T, knots, values, k, V.flag("extrapolate", extrapolate))
 
 
 # The metric-driven port lives with the plateau state machine (docs/plateau.md).
