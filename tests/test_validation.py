@@ -366,3 +366,23 @@ def test_a_tagged_config_leaf_of_an_index_field_is_an_int() -> None:
         _raises(ValueError, lambda node=node: js.from_config(node), "integer leaf", "float32")
     assert float(js.from_config({"type": "Select", "index": {"dtype": "int32", "value": 1}, "schedules": [
         c, {"type": "Constant", "value": 2.0}]})(0)) == 2.0
+
+
+@pytest.mark.parametrize(
+    "fn,exc,shown",
+    [
+        (lambda ox: ox.cosine_decay_schedule(1.0, decay_steps="abc"), TypeError, ("decay_steps", "abc")),
+        (lambda ox: ox.cosine_decay_schedule(1.0, decay_steps=[1, 2]), ValueError, ("decay_steps", "shape")),
+        (lambda ox: ox.warmup_cosine_decay_schedule(0.0, 1.0, "abc", 100), TypeError, ("warmup_steps", "abc")),
+        (lambda ox: ox.linear_onecycle_schedule(100, 0.1, pct_start=float("nan")), ValueError, ("pct_start", "nan")),
+        (lambda ox: ox.linear_onecycle_schedule(100, 0.1, pct_start=float("inf")), ValueError, ("pct_start", "inf")),
+        (lambda ox: ox.linear_onecycle_schedule(100, 0.1, pct_final=1e39), ValueError, ("pct_final", "1e+39")),
+        (lambda ox: ox.cosine_onecycle_schedule(100, 0.1, pct_start=True), TypeError, ("pct_start", "True")),
+        (lambda ox: ox.cosine_onecycle_schedule(None, 0.1), TypeError, ("transition_steps", "None")),
+    ],
+)
+def test_optax_ports_check_arguments_before_using_them(fn: Any, exc: type[Exception], shown: tuple[str, ...]) -> None:
+    # These reached float()/int() first: raw messages naming no argument, an OverflowError, or no error at all.
+    from jaxsched.compat import optax as ox
+
+    _raises(exc, lambda: fn(ox), *shown)

@@ -262,10 +262,10 @@ def cosine_decay_schedule(init_value: Any, decay_steps: Any, alpha: Any = 0.0, e
     >>> cosine_decay_schedule(1.0, decay_steps=4, alpha=0.5)([0, 2, 4, 8]).round(6).tolist()
     [1.0, 0.75, 0.5, 0.5]
     """
-    if not V.is_traced(decay_steps) and not float(np.asarray(decay_steps)) > 0:
+    D = V.real("decay_steps", decay_steps)
+    if not V.is_traced(decay_steps) and not float(np.asarray(decay_steps, np.float64)) > 0:
         raise ValueError(f"The cosine_decay_schedule requires positive decay_steps, got decay_steps={decay_steps!r}.")
     I = V.value("init_value", init_value)  # noqa: E741
-    D = V.real("decay_steps", decay_steps)
     a = V.value("alpha", alpha)
     return Cosine(I, a * I, D, V.nonneg("exponent", exponent))
 
@@ -307,15 +307,15 @@ def warmup_cosine_decay_schedule(
     >>> s([0, 1, 2, 4, 6, 9]).round(6).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
     """
+    W = V.real("warmup_steps", warmup_steps)
+    D = V.real("decay_steps", decay_steps)
     if not (V.is_traced(decay_steps) or V.is_traced(warmup_steps)):
-        if not float(np.asarray(decay_steps)) - float(np.asarray(warmup_steps)) > 0:
+        if not float(np.asarray(decay_steps, np.float64)) - float(np.asarray(warmup_steps, np.float64)) > 0:
             raise ValueError(
                 "The cosine_decay_schedule requires positive decay_steps, got "
                 f"decay_steps - warmup_steps = {decay_steps!r} - {warmup_steps!r}."
             )
     P = V.value("peak_value", peak_value)
-    W = V.real("warmup_steps", warmup_steps)
-    D = V.real("decay_steps", decay_steps)
     E = jnp.where(P == 0, jnp.zeros_like(P), V.value("end_value", end_value))
     decay = Cosine(P, E, D - W, V.nonneg("exponent", exponent))
     # optax joins linear_schedule(init, peak, W) at W: that is the core Warmup (the
@@ -349,11 +349,16 @@ def warmup_exponential_decay_schedule(
     return Join((warm, decay), jnp.reshape(W, (1,)))
 
 
-def _trunc_product(pct: Any, T: Any) -> Array:
-    """optax's ``int(pct * T)``: float64 Python arithmetic when concrete, ``trunc`` when traced."""
+def _trunc_product(name: str, pct: Any, T: Any) -> Array:
+    """optax's ``int(pct * T)``: float64 Python arithmetic when concrete, ``trunc`` when traced.
+
+    ``name`` is the fraction's argument name (``pct_start``, ``pct_final``) for its error messages.
+    """
+    p = V.real(name, pct)  # checked first: a NaN, a bool or a string gets an error that names it
     if not (V.is_traced(pct) or V.is_traced(T)):
-        return jnp.asarray(float(int(float(np.asarray(pct)) * float(np.asarray(T)))), float_dtype())
-    return jnp.trunc(V.real("pct", pct) * V.real("transition_steps", T))
+        return jnp.asarray(float(int(float(np.asarray(pct, np.float64)) * float(np.asarray(T, np.float64)))),
+                           float_dtype())
+    return jnp.trunc(p * V.real("transition_steps", T))
 
 
 def _dict_last_wins(keys: list[Array], scales: list[Array]) -> tuple[Array, Array]:
@@ -378,9 +383,10 @@ def _dict_last_wins(keys: list[Array], scales: list[Array]) -> tuple[Array, Arra
 
 
 def _onecycle_steps(transition_steps: Any) -> Array:
-    if not V.is_traced(transition_steps) and not float(np.asarray(transition_steps)) > 0:
+    T = V.real("transition_steps", transition_steps)
+    if not V.is_traced(transition_steps) and not float(np.asarray(transition_steps, np.float64)) > 0:
         raise ValueError(f"A onecycle schedule needs positive transition_steps, got {transition_steps!r}")
-    return V.real("transition_steps", transition_steps)
+    return T
 
 
 def linear_onecycle_schedule(
@@ -411,7 +417,8 @@ def linear_onecycle_schedule(
     d = V.positive("div_factor", div_factor)
     f = V.positive("final_div_factor", final_div_factor)
     init = V.value("peak_value", peak_value) / d
-    keys = [_trunc_product(pct_start, transition_steps), _trunc_product(pct_final, transition_steps), T]
+    keys = [_trunc_product("pct_start", pct_start, transition_steps),
+            _trunc_product("pct_final", pct_final, transition_steps), T]
     k, s = _dict_last_wins(keys, [d, 1.0 / d, 1.0 / f])
     return _interpolate(jnp.asarray(0, jnp.int32), _cumulative(init, s), k)
 
@@ -438,7 +445,7 @@ def cosine_onecycle_schedule(
     d = V.positive("div_factor", div_factor)
     f = V.positive("final_div_factor", final_div_factor)
     init = V.value("peak_value", peak_value) / d
-    keys = [_trunc_product(pct_start, transition_steps), jnp.trunc(T)]
+    keys = [_trunc_product("pct_start", pct_start, transition_steps), jnp.trunc(T)]
     k, s = _dict_last_wins(keys, [d, 1.0 / (d * f)])
     return _interpolate(jnp.asarray(1, jnp.int32), _cumulative(init, s), k)
 
