@@ -162,6 +162,9 @@ def shard_grid(tree: Any, mesh: Mesh | None = None, *, axis: str = "grid") -> tu
     sharding = NamedSharding(mesh, P(axis))
 
     def place(x: Any) -> jax.Array:
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            # Typed PRNG keys (jax.random.key): place their raw data, then wrap it with the same impl.
+            return jax.random.wrap_key_data(place(jax.random.key_data(x)), impl=jax.random.key_impl(x))
         a = _host("shard_grid", x)
         if m > n:
             a = np.concatenate([a, np.repeat(a[-1:], m - n, axis=0)], axis=0)

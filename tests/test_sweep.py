@@ -229,6 +229,11 @@ def test_shard_grid_single_device_roundtrip():
     back = gather(placed, valid)
     for a, b in zip(jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(g.schedules)):
         np.testing.assert_array_equal(a, np.asarray(b))
+    # Typed PRNG keys (jax.random.key, what the examples use) beside the schedules, as the docstring shows.
+    keys = jax.random.split(jax.random.key(0), 30)
+    (_, placed_keys), _ = shard_grid((g.schedules, keys))
+    assert jax.dtypes.issubdtype(placed_keys.dtype, jax.dtypes.prng_key) and placed_keys.shape == (30,)
+    np.testing.assert_array_equal(jax.random.key_data(placed_keys), jax.random.key_data(keys))
     with pytest.raises(ValueError, match="not an axis of the mesh"):
         shard_grid(g, sweep_mesh(), axis="hp")
     with pytest.raises(ValueError, match="different leading sizes"):
@@ -285,6 +290,10 @@ def _eight_device_worker(out_path: str) -> None:
     f = sweep(make_train(), in_axes=(0, None, None), mesh=mesh1).lower(placed, x, y).compile()
     out = f(placed, x, y)
     res["padded"] = int(valid.shape[0])
+    # Typed keys are padded like any leaf (their raw data, wrapped again).
+    (_, keys), _ = shard_grid((g.schedules, jax.random.split(jax.random.key(1), 30)), mesh1)
+    kd = np.asarray(jax.random.key_data(keys))
+    res["typed_keys"] = [int(keys.shape[0]), bool((kd[30:] == kd[29]).all()), str(keys.sharding.spec)]
     res["shard_shapes"] = sorted({tuple(s.data.shape) for s in out[0].addressable_shards})
     res["out_spec"] = str(out[0].sharding.spec)
     res["coll_1d"] = collectives(f)
@@ -336,6 +345,7 @@ def test_sharded_sweep_on_eight_devices_matches_unsharded():
 
     assert res["ref_devices"] == 1
     assert res["padded"] == 32 and res["shard_shapes"] == [[4]] and "grid" in res["out_spec"]
+    assert res["typed_keys"][:2] == [32, True] and "grid" in res["typed_keys"][2]
     # 1-D mesh: sharded == unsharded (30 settings padded to 32), no collectives at all.
     np.testing.assert_allclose(arr["got"], arr["ref"], rtol=1e-6, atol=0)
     np.testing.assert_allclose(arr["got_rates"], arr["ref_rates"], rtol=1e-7, atol=0)
