@@ -277,6 +277,11 @@ def _build_hf(key: str, kwargs: dict[str, Any], label: str) -> Schedule:
             f"{label}: missing argument lr (the optimizer's base rate; lr=1.0 gives transformers' multiplier); "
             f"arguments: lr, num_warmup_steps, num_training_steps, and the schedule's own (scheduler_specific_kwargs)"
         )
+    both = sorted(set(specific) & set(kw))
+    if both:
+        raise TypeError(
+            f"{label}: {', '.join(both)} given both directly and in scheduler_specific_kwargs; give each once"
+        )
     specific.update(kw)
     if specific:
         top["scheduler_specific_kwargs"] = specific

@@ -481,6 +481,10 @@ def test_hf_names() -> None:
     assert type(get("cosine", init_value=1.0, end_value=0.0, steps=10)) is jaxsched.Cosine
     with pytest.raises(TypeError, match="missing argument lr"):
         get("hf:linear", num_warmup_steps=1, num_training_steps=10)
+    # A setting given flat and nested: one of the two values was dropped silently.
+    with pytest.raises(TypeError, match="num_cycles given both directly and in scheduler_specific_kwargs"):
+        get("hf:cosine", lr=1.0, num_warmup_steps=10, num_training_steps=100, num_cycles=1.0,
+            scheduler_specific_kwargs={"num_cycles": 0.25})
     with pytest.raises(ValueError, match="unknown transformers schedule 'cosin'"):
         get("hf:cosin", lr=1.0)
     s = get("hf:warmup_stable_decay", lr=1.0, num_warmup_steps=10, num_training_steps=100, num_decay_steps=20)
