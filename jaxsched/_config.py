@@ -363,6 +363,24 @@ def _batch_shape_of(s: Schedule) -> tuple[int, ...]:
     )
 
 
+def _check_given(s: Schedule, bs: tuple[int, ...]) -> tuple[int, ...]:
+    """``bs`` if ``s`` evaluates to values of that shape at one step (``bs`` vmaps), else a ValueError."""
+
+    def at0(x: Schedule) -> jax.Array:
+        return x(jnp.zeros((), jnp.int32))
+
+    f = at0
+    for _ in bs:
+        f = jax.vmap(f)
+    try:
+        got: Any = list(jax.eval_shape(f, s).shape)
+    except Exception:
+        got = "no batch of that shape"
+    if got != list(bs):
+        raise ValueError(f"to_config: batch_shape={list(bs)} does not fit the schedule's leaves (a step gives {got})")
+    return bs
+
+
 def _encode_number(x: Any, path: str) -> Any:
     if isinstance(x, float):
         if math.isnan(x):
@@ -464,8 +482,11 @@ def to_config(schedule: Any, *, batch_shape: Sequence[int] | None = None) -> dic
     from ._grid import Grid
 
     out: dict[str, Any] = {"format": FORMAT}
+    given = None if batch_shape is None else _check_batch_shape(batch_shape, "batch_shape")
     if isinstance(schedule, Grid):
         bs: tuple[int, ...] = (len(schedule),)
+        if given is not None and given != bs:
+            raise ValueError(f"to_config: batch_shape={list(given)}, but the grid has {bs[0]} settings")
         settings = {}
         for k, vs in schedule.settings.items():
             settings[str(k)] = [_encode_static(_py(x), f"settings.{k}[{i}]") for i, x in enumerate(vs)]
@@ -474,7 +495,7 @@ def to_config(schedule: Any, *, batch_shape: Sequence[int] | None = None) -> dic
         out["settings"] = settings
     elif isinstance(schedule, Schedule):
         sched = schedule
-        bs = _batch_shape_of(schedule) if batch_shape is None else _check_batch_shape(batch_shape, "batch_shape")
+        bs = _batch_shape_of(schedule) if given is None else _check_given(schedule, given)
         if bs:
             out["batch_shape"] = list(bs)
     else:
@@ -882,17 +903,30 @@ def _from_config(config: Any) -> Any:
         raise ValueError(f"'settings' describe a grid, which has a batch_shape of one axis; got {list(bs)}")
     if not isinstance(settings, dict):
         raise TypeError(f"settings must be a dict of column -> list, got {type(settings).__name__}")
+    if not settings and bs[0] != 1:
+        raise ValueError(f"settings must have at least one column for a grid of {bs[0]} settings, got {{}}")
+    out = {}
     for k, col in settings.items():
         if not isinstance(col, list) or len(col) != bs[0]:
             raise ValueError(f"settings.{k} must be a list of {bs[0]} values, got {str(col)[:80]}")
-        for i, v in enumerate(col):
-            if isinstance(v, (dict, list)):
-                raise TypeError(f"settings.{k}[{i}] must be a number, string, boolean or null, got {v!r}")
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"settings.{k}[{i}] must be finite, got {v!r}")
+        out[k] = [_setting(v, f"settings.{k}[{i}]") for i, v in enumerate(col)]
     from ._grid import Grid
 
-    return Grid(s, {k: list(v) for k, v in settings.items()})
+    return Grid(s, out)
+
+
+def _setting(v: Any, path: str) -> Any:
+    """A grid setting read back: what ``to_config`` writes (numbers, ``"inf"``, strings, booleans, null,
+    and lists of them, such as a piecewise schedule's values)."""
+    if isinstance(v, list):
+        return [_setting(x, f"{path}[{i}]") for i, x in enumerate(v)]
+    if isinstance(v, dict):
+        raise TypeError(f"{path} must be a number, string, boolean, null or a list of them, got {v!r}")
+    if isinstance(v, str) and v in ("inf", "-inf"):  # how to_config writes an infinity (JSON has none)
+        return float(v)
+    if isinstance(v, float) and math.isnan(v):
+        raise ValueError(f"{path} must not be NaN")
+    return v
 
 
 def from_json(text: str | bytes) -> Any:

@@ -180,6 +180,38 @@ def test_grid_roundtrip() -> None:
     assert to_config(g)["batch_shape"] == [6]
 
 
+def test_grid_settings_roundtrip_lists_and_infinities() -> None:
+    # Lists as settings (a piecewise schedule's values) were written but refused on reading; an
+    # infinite setting came back as the string "inf".
+    g = jaxsched.grid(jaxsched.piecewise_constant, values=[[1.0, 0.5, 0.1], [2.0, 1.0, 0.2]], boundaries=[[10, 100]])
+    back = from_json(to_json(g))
+    assert back.settings == g.settings
+    np.testing.assert_array_equal(np.asarray(batch_values(g.schedules)), np.asarray(batch_values(back.schedules)))
+    g = jaxsched.grid_zip(jaxsched.sgdr, peak_value=[1.0, 0.5], period=[10, 20], cycles=[3, math.inf])
+    back = from_json(to_json(g))
+    assert back.settings == g.settings and isinstance(back.settings["cycles"][1], float)
+    assert from_config(to_config(g)).settings == g.settings  # the dict form, with a float inf in it
+    cfg = to_config(g)
+    cfg["settings"]["cycles"] = [3, float("nan")]
+    with pytest.raises(ValueError, match=r"settings.cycles\[1\] must not be NaN"):
+        from_config(cfg)
+    cfg["settings"] = {}
+    with pytest.raises(ValueError, match="at least one column for a grid of 2"):
+        from_config(cfg)  # would be a Grid whose len (1) is not its number of schedules (2)
+
+
+def test_to_config_checks_a_given_batch_shape() -> None:
+    one = jaxsched.linear(1.0, 0.0, 10)
+    two = jaxsched.stack([one, jaxsched.linear(2.0, 0.0, 10)])
+    for s, bs in ((one, [2]), (two, []), (two, [3])):
+        with pytest.raises(ValueError, match="does not fit the schedule's leaves"):
+            to_config(s, batch_shape=bs)  # was written, then refused by from_config
+    with pytest.raises(ValueError, match="the grid has 2 settings"):
+        to_config(jaxsched.grid(jaxsched.constant, value=[1.0, 2.0]), batch_shape=[5])  # was ignored
+    six = jax.tree_util.tree_map(lambda x: jnp.stack([x, x, x]), two)  # two batch axes: given explicitly
+    assert from_config(to_config(six, batch_shape=[3, 2]))(0).shape == (3, 2)
+
+
 def test_stacked_batch_roundtrip() -> None:
     b = jaxsched.stack([jaxsched.sgdr(0.1, period=p, period_mult=m) for p, m in [(10, 1.0), (20, 2.0), (5, 1.5)]])
     cfg = to_config(b)
