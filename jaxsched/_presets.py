@@ -335,7 +335,7 @@ def cyclic(
     hi = V.value("max_value", max_value)
     up = V.length("step_size_up", step_size_up)
     down = up if step_size_down is None else V.length("step_size_down", step_size_down)
-    if _concrete(step_size_up, step_size_down) and float(up + down) <= 0:
+    if _concrete(step_size_up, step_size_down) and float(up) + float(down) <= 0:
         raise ValueError(
             f"cyclic: step_size_up + step_size_down must be > 0, got {step_size_up!r} and {step_size_down!r}"
         )

@@ -79,7 +79,18 @@ def real(
     if finite and not np.isfinite(out[np.isfinite(a)]).all():
         top = np.finfo(np.dtype(dtype)).max
         raise ValueError(f"{name} overflows {np.dtype(dtype).name} (largest {top:.4g}), got {x!r}")
-    return jnp.asarray(out)
+    return leaf(out)
+
+
+def leaf(a: Any, dtype: Any = None) -> jax.Array:
+    """``jnp.asarray(a, dtype)`` for a checked concrete ``a``, concrete also while a ``jit`` traces.
+
+    A factory called inside a user's ``jit`` with plain numbers would otherwise make its leaves
+    tracers (JAX stages every operation there), and a check on their values, such as ``clip``'s
+    ``lo <= hi``, would raise ``ConcretizationTypeError`` where the same call works outside.
+    """
+    with jax.ensure_compile_time_eval():
+        return jnp.asarray(a, dtype)
 
 
 def value(name: str, x: Any) -> jax.Array:
@@ -127,7 +138,7 @@ def vector(
         raise ValueError(
             f"{name} must be non-decreasing, got {x!r} ({name}[{i + 1}]={a[i + 1]!r} < {name}[{i}]={a[i]!r})"
         )
-    return jnp.asarray(a, dtype=float_dtype())
+    return leaf(a, float_dtype())
 
 
 def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
@@ -143,7 +154,7 @@ def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
         norm = {o.lower().replace("_", "-"): i for i, o in enumerate(options)}
         if key not in norm:
             raise ValueError(f"{name} must be one of {list(options)} or an index 0..{len(options) - 1}, got {x!r}")
-        return jnp.asarray(norm[key], jnp.int32)
+        return leaf(norm[key], jnp.int32)
     if isinstance(x, (bool, np.bool_)) or x is None:
         raise TypeError(f"{name} must be one of {list(options)} or an integer index, got {x!r}")
     a = np.asarray(x)
@@ -153,7 +164,7 @@ def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
         raise ValueError(f"{name} must be one of {list(options)} or one integer index, got shape {a.shape}: {x!r}")
     if ((a < 0) | (a >= len(options))).any():
         raise ValueError(f"{name} index must be in 0..{len(options) - 1} ({list(options)}), got {x!r}")
-    return jnp.asarray(a.astype(np.int32))
+    return leaf(a.astype(np.int32))
 
 
 def flag(name: str, x: Any) -> bool:

@@ -8,6 +8,8 @@ inlined. Both must give the same bits for every family, at every step kind.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -168,3 +170,51 @@ def test_constant_calls_inside_transformations_work() -> None:
     np.testing.assert_allclose(jax.jit(lambda: jaxsched.evaluate(g, t29))(),
                                jax.vmap(lambda b: _NESTED(b, t29))(g.schedules), rtol=3e-7)
     np.testing.assert_array_equal(jax.jit(lambda x: x * jaxsched.evaluate(g, 5))(1.0), [want, 2 * want])
+
+
+def _compat_builders() -> dict[str, Any]:
+    from jaxsched.compat import keras as K
+    from jaxsched.compat import optax as O
+    from jaxsched.compat import timm as TM
+    from jaxsched.compat import torch as T
+    from jaxsched.compat import transformers as HF
+
+    return {
+        "torch.CosineAnnealingLR": lambda: T.CosineAnnealingLR(1.0, T_max=50),
+        "torch.MultiStepLR": lambda: T.MultiStepLR(1.0, milestones=[3, 7], gamma=0.5),
+        "torch.SequentialLR": lambda: T.SequentialLR([T.LinearLR(1.0, 0.1, total_iters=5), T.ExponentialLR(1.0, 0.9)],
+                                                      milestones=[5]),
+        "torch.OneCycleLR": lambda: T.OneCycleLR(1.0, total_steps=40),
+        "torch.CyclicLR": lambda: T.CyclicLR(0.1, 1.0, step_size_up=4),
+        "optax.warmup_cosine_decay_schedule": lambda: O.warmup_cosine_decay_schedule(0.0, 1.0, 5, 50),
+        "optax.linear_onecycle_schedule": lambda: O.linear_onecycle_schedule(50, 1.0),
+        "keras.CosineDecayRestarts": lambda: K.CosineDecayRestarts(1.0, 10),
+        "timm.CosineLRScheduler": lambda: TM.CosineLRScheduler(1.0, t_initial=20, warmup_t=3, cycle_limit=2),
+        "transformers.get_cosine_schedule_with_warmup": lambda: HF.get_cosine_schedule_with_warmup(1.0, 5, 50),
+    }
+
+
+def test_factories_build_inside_a_users_jit_from_plain_numbers() -> None:
+    # Inside jit, jnp.asarray of a plain number is a tracer: checks on the leaves' values (clip's lo <= hi,
+    # wsd's decay fraction, cyclic's step sizes, a divisor, CosineAnnealingLR's eta_min) raised
+    # ConcretizationTypeError there while the same call worked outside (found by an audit).
+    from test_config import SAMPLE_ARGS
+
+    t = jnp.arange(0, 120, 7)
+    builders = {name: (lambda name=name, kw=kw: jaxsched.get(name, **kw)) for name, kw in SAMPLE_ARGS.items()}
+    builders.update({
+        "wsd(decay_fraction)": lambda: jaxsched.wsd(1.0, 100, 10, decay_fraction=0.3),
+        "s / 2": lambda: jaxsched.linear(0.0, 1.0, 10) / 2.0,
+        **_compat_builders(),
+    })
+    for name, build in builders.items():
+        s = build()
+        if not callable(s) or not isinstance(s, jaxsched.Schedule):
+            continue
+        inside = jax.jit(lambda build=build: build()(t))()
+        np.testing.assert_allclose(np.asarray(inside), np.asarray(s(t)), rtol=2e-6, atol=1e-7, err_msg=name)
+    # One hyperparameter traced, the others plain: the sweep the library is for.
+    got = jax.vmap(lambda p: jaxsched.wsd(p, 100, 10, decay_fraction=0.3)(50))(jnp.asarray([1.0, 2.0]))
+    np.testing.assert_allclose(got, [1.0, 2.0])
+    got = jax.jit(lambda lo: jaxsched.clip(jaxsched.linear(0.0, 1.0, 10), lo, 0.5)(4))(0.2)
+    np.testing.assert_allclose(got, 0.4, rtol=1e-6)

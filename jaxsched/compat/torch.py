@@ -366,7 +366,7 @@ def MultiStepLR(lr: Any, milestones: Any, gamma: Any = 0.1) -> Multiplicative:
     [1.0, 0.5, 0.5, 0.125]
     """
     m = V.vector("milestones", milestones)
-    if not V.is_traced(m) and m.shape[-1] and float(jnp.min(m)) < 0:
+    if not V.is_traced(m) and m.shape[-1] and float(np.min(np.asarray(m))) < 0:
         raise ValueError(f"milestones must be >= 0, got {milestones!r}")
     g = V.nonneg("gamma", gamma)
     n = m.shape[-1]
@@ -561,7 +561,7 @@ def SequentialLR(schedulers: Sequence[Schedule], milestones: Any) -> Join:
             "SequentialLR expects len(milestones) == len(schedulers) - 1, got "
             f"{M.shape[-1]} milestones for {len(children)} schedulers (milestones={milestones!r})"
         )
-    if not V.is_traced(M) and M.shape[-1] and float(jnp.min(M)) < 0:
+    if not V.is_traced(M) and M.shape[-1] and float(np.min(np.asarray(M))) < 0:
         raise ValueError(f"milestones must be >= 0, got {milestones!r}")
     pieces: list[Schedule] = [children[0]]
     for i, c in enumerate(children[1:], start=1):
