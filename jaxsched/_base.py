@@ -105,6 +105,12 @@ def as_time(step: Any) -> Array:
     if dt.kind in "iu":
         idt = int_dtype()
         info = np.iinfo(idt)
+        if dt.kind == "u" and not isinstance(step, jax.Array) and np.iinfo(dt).max > np.iinfo(
+            jax.dtypes.canonicalize_dtype(dt)
+        ).max:
+            # A host array wider than JAX holds (uint64 without x64): jnp.asarray would wrap it modulo
+            # 2**32 (2**32 + 5 -> 5), so saturate on the host first.
+            return jnp.asarray(np.minimum(np.asarray(step), info.max).astype(idt))
         if dt.kind == "u":
             # Saturate unsigned steps before the signed cast: uint32 2**32-1 -> 2**31-1.
             x = jnp.asarray(step)

@@ -183,6 +183,9 @@ def check_plain_calls(case: Case) -> None:
         assert_close_to_peak(out, ref(R.seen_step(step)), peak)
     big = _pad([2**31, 2**40, -(2**40), -1], N_POINTS).astype(np.int64)
     assert_close_to_peak(s(big), ref(np.clip(big, 0, R.INT32_MAX).astype(np.float64)), peak)
+    # uint64 host arrays saturate too (jnp.asarray alone wraps them modulo 2**32: 2**32 + 5 -> 5).
+    ubig = _pad(np.array([2**32 + 5, 2**63, 2**64 - 1, 7], np.uint64), N_POINTS)
+    assert_close_to_peak(s(ubig), ref(np.minimum(ubig, R.INT32_MAX).astype(np.float64)), peak)
     b = int(case.marks[0]) if case.marks else 3
     scalars = [
         (b, b),
