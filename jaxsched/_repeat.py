@@ -48,6 +48,27 @@ def _snap_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tu
     return _snap(s, tol), tangents[0]
 
 
+@jax.custom_jvp
+def _decay_power(decay: Array, logd: Array, j: Array) -> Array:
+    """``decay**j`` for integer ``j >= 0`` as ``exp(j logd)``, ``logd = log(decay)`` (a large negative
+    number at ``decay == 0``, so the value there is ``0**j``: 1 at ``j = 0``, else 0).
+
+    The derivative is ``j decay**(j - 1)`` in ``decay`` (``logd``'s tangent is not used: it is
+    ``decay``'s, once more): at ``decay == 0`` it is 1 for ``j = 1``, which ``exp`` of a constant
+    ``logd`` would make 0.
+    """
+    return FM.exp(j * logd)
+
+
+@_decay_power.defjvp
+def _decay_power_jvp(primals: tuple[Array, Array, Array], tangents: tuple[Array, Array, Array]) -> tuple[Array, Array]:
+    decay, logd, j = primals
+    y = _decay_power(decay, logd, j)
+    pos = decay > 0
+    slope = jnp.where(pos, j * y / jnp.where(pos, decay, jnp.ones_like(decay)), (j == 1).astype(y.dtype))
+    return y, slope * tangents[0]
+
+
 def float_path_limit(dtype: Any) -> int:
     """The step from which integer settings need the exact integer path: ``2**E``.
 
@@ -169,7 +190,7 @@ class Repeat(Schedule):
             i = i0 + up.astype(dt)
             frac = jnp.where(up, safe_div(x - s1, s2 - s1), safe_div(x - s0, s1 - s0))
             j0 = clamp(i0, hi=last)  # decay**min(i, last) = decay**j0, times decay when i0 + 1 <= last
-            scale = FM.exp(j0 * logd)
+            scale = _decay_power(self.decay, logd, j0)
             scale = jnp.where(up & (i0 < last), scale * self.decay, scale)
             return i, frac, scale
 
@@ -236,7 +257,7 @@ class Repeat(Schedule):
             l_f = P * (1.0 + d * g_ex)
             l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
             frac_ex = safe_div(u_ex - (s_f - jax.lax.stop_gradient(s_f)), l_ex + (l_f - jax.lax.stop_gradient(l_f)))
-            scale_ex = FM.exp(jnp.minimum(i_ex, last) * logd)
+            scale_ex = _decay_power(self.decay, logd, jnp.minimum(i_ex, last))
             return jnp.where(exact, i_ex, i), jnp.where(exact, frac_ex, frac), jnp.where(exact, scale_ex, scale)
 
         exact_value = lambda: self._finish(*exact_path(*closed_form()))  # noqa: E731

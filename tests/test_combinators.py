@@ -480,6 +480,23 @@ def test_repeat_holds_and_decays() -> None:
     np.testing.assert_allclose(ref, 0.5 * 0.25)
 
 
+@pytest.mark.parametrize("period,step", [(10, 11), (10, 25), (10, 75), (2**17, 196_608)])
+def test_repeat_decay_gradient_is_continuous_at_zero(period: int, step: int) -> None:
+    # The rate in cycle i is decay**i * c: its decay-derivative at decay = 0 is c in cycle 1 and 0 after.
+    # decay**j was exp(j * const) at decay = 0: a zero slope in cycle 1 wherever the cycle guess was right
+    # (step 25; and every step on the exact integer path, period 2**17). Found by an audit.
+    def rate(d: Any) -> Any:
+        return js.repeat(js.cosine(1.0, 0.0, period), period, 2.0, decay=d)(step)
+
+    at0 = float(jax.grad(rate)(0.0))
+    near = float(jax.grad(rate)(1e-30))
+    assert np.isfinite(at0) and at0 == pytest.approx(near, rel=1e-6, abs=1e-12)
+    cycle = int(np.floor(np.log2(step / period + 1)))
+    assert (at0 != 0.0) == (cycle == 1)
+    if cycle == 1:
+        assert at0 == pytest.approx(float(rate(1.0)), rel=1e-6)  # c itself
+
+
 def test_select_index_is_a_sweepable_leaf() -> None:
     pieces = [js.constant(1.0), js.linear(1.0, 0.0, 10), js.cosine(1.0, 0.0, 10)]
     batch = js.stack([js.select(i, pieces) for i in range(3)])
