@@ -554,7 +554,11 @@ def _safe_div_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -
     num, den = primals
     dnum, dden = tangents
     q = safe_div(num, den)
-    return q, safe_div(dnum - q * dden, den)
+    # Where the quotient overflows (a tiny den), its slope -q / den is infinite: in a branch that a
+    # `where` does not select (a warmup's ramp far past its end) reverse mode would multiply it by a zero
+    # cotangent, 0 * inf = NaN. It is taken as 0 there: the value itself is infinite.
+    qf = jnp.where(jnp.isfinite(q), q, jnp.zeros_like(q))
+    return q, safe_div(dnum - qf * dden, den)
 
 
 def safe_pow(x: Array, p: Array) -> Array:

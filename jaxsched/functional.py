@@ -62,7 +62,10 @@ def _unit_ratio_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array])
     dt, dden = tangents
     q = _unit_ratio(t, den)
     moving = (t >= 0) & (q < 1)
-    return q, jnp.where(moving, (dt - q * dden) / den, jnp.zeros_like(q))
+    # q is inf where t / den overflows (a tiny den, far past the end): outside `moving` its slope
+    # -q / den would meet where's zero cotangent as 0 * inf = NaN in reverse mode, so it is zeroed first.
+    qm = jnp.where(moving, q, jnp.zeros_like(q))
+    return q, jnp.where(moving, (dt - qm * dden) / den, jnp.zeros_like(q))
 
 
 def progress(t: Array, steps: Array) -> Array:

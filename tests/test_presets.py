@@ -590,3 +590,22 @@ def test_cyclic_defaults_and_mode_names() -> None:
 def test_validation(call: Callable[[], Any], exc: type, match: str) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    "name,rate",
+    [
+        ("linear steps", lambda L, t: jaxsched.linear(1.0, 0.0, L)(t)),
+        ("cosine steps", lambda L, t: jaxsched.cosine(1.0, 0.0, L)(t)),
+        ("warmup_cosine warmup_steps", lambda L, t: jaxsched.warmup_cosine(1.0, 100, L)(t)),
+        ("wsd decay_steps", lambda L, t: jaxsched.wsd(1.0, 100, 10, decay_steps=L)(t)),
+        ("warmup steps", lambda L, t: jaxsched.warmup(jaxsched.constant(1.0), L)(t)),
+    ],
+)
+def test_tiny_lengths_keep_finite_gradients_far_past_their_end(name: str, rate: Any) -> None:
+    # t / length overflows to inf far past the end of a tiny (normal) length; its slope met a `where`'s
+    # zero cotangent as 0 * inf = NaN in reverse mode (found by an audit).
+    for L in (1e-36, 1e-30, 1e-20):
+        for t in (10, 1000, 10**6, 2**31 - 1):
+            g = jax.grad(rate)(L, t)
+            assert np.isfinite(float(g)), (name, L, t, g)
