@@ -29,6 +29,7 @@ and optax's ``contrib.reduce_on_plateau``:
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any, NamedTuple
 
 import jax
@@ -675,6 +676,10 @@ def state_from_dict(template: Any, data: dict[str, Any]) -> Any:
         kinds = {a.dtype.kind, tt.dtype.kind}
         if a.dtype.kind != tt.dtype.kind and not kinds <= {"i", "u"}:
             raise TypeError(f"state_from_dict: {k!r} has dtype {a.dtype}, the template has {tt.dtype}")
+        if a.dtype.kind in "iu" and tt.dtype.kind in "iu" and a.size:
+            info = np.iinfo(tt.dtype)
+            if int(a.min()) < info.min or int(a.max()) > info.max:  # astype would wrap (2**32 + 1 -> 1)
+                raise ValueError(f"state_from_dict: {k!r} holds {a.tolist()}, which does not fit {tt.dtype}")
         new.append(jnp.asarray(a.astype(tt.dtype)))
     return jax.tree_util.tree_unflatten(treedef, new)
 
@@ -696,8 +701,16 @@ def state_to_bytes(tree: Any) -> bytes:
 
 def state_from_bytes(template: Any, data: bytes) -> Any:
     """Inverse of :func:`state_to_bytes`, shaped by ``template`` (e.g. ``plateau.init()``)."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        d = {k: z[k] for k in z.files}
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"state_from_bytes: data must be bytes from state_to_bytes, got {type(data).__name__}")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(
+            f"state_from_bytes: the data is not a state written by state_to_bytes ({len(data)} bytes: "
+            f"{type(e).__name__}: {e})"
+        ) from None
     return state_from_dict(template, d)
 
 

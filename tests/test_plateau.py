@@ -686,6 +686,16 @@ def test_state_dict_roundtrip_and_errors() -> None:
         P.state_from_dict(s, {**d, "best": np.zeros(3, np.float32)})
     with pytest.raises(TypeError, match="dtype"):
         P.state_from_dict(s, {**d, "num_bad": np.float32(1.5)})
+    # An integer that does not fit the template's dtype was wrapped (2**32 + 1 -> 1); bad bytes gave
+    # zipfile/EOF errors (found by an audit).
+    with pytest.raises(ValueError, match="does not fit int32"):
+        P.state_from_dict(s, {**d, "num_bad": np.int64(2**32 + 1)})
+    blob = P.state_to_bytes(s)
+    for bad in (blob[:-5], b"garbage", b""):
+        with pytest.raises(ValueError, match="not a state written by state_to_bytes"):
+            P.state_from_bytes(s, bad)
+    with pytest.raises(TypeError, match="must be bytes"):
+        P.state_from_bytes(s, "a path?")
 
 
 def test_orbax_roundtrip(tmp_path: Path) -> None:
