@@ -41,23 +41,28 @@ from ._base import (
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 
 
-def _family_key(s: Schedule) -> Any:
+def _family_key(s: Schedule, batch_ndim: int) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten(s)
-    if any(jnp.ndim(x) for x in leaves):
+    if any(jnp.ndim(x) > batch_ndim for x in leaves):
         return object()  # array-valued leaves (piecewise tables): a family of its own
-    return treedef, tuple(jnp.result_type(x) for x in leaves)
+    return treedef, tuple(jnp.result_type(x) for x in leaves), tuple(jnp.shape(x) for x in leaves)
 
 
-def _groups(pieces: Sequence[Schedule]) -> list[list[int]]:
-    """Static grouping of piece indices by family (structure and leaf shapes)."""
+def _groups(pieces: Sequence[Schedule], batch_ndim: int = 0) -> list[list[int]]:
+    """Static grouping of piece indices by family (structure, leaf dtypes and shapes).
+
+    ``batch_ndim`` is the number of leading batch axes of a batched join (its boundaries' ndim - 1):
+    pieces whose leaves have exactly those axes are scalars per member, so a batch built from a config
+    (batched pieces) groups its pieces as a ``stack`` of joins does (one pytree structure for both).
+    """
     order: dict[Any, list[int]] = {}
     for i, p in enumerate(pieces):
-        order.setdefault(_family_key(p), []).append(i)
+        order.setdefault(_family_key(p, batch_ndim), []).append(i)
     return list(order.values())
 
 
 def _column(col: Sequence[Any]) -> Array:
-    """One leaf of a family, stacked over its members.
+    """One leaf of a family, stacked over its members on the last axis (behind a batch's axes).
 
     Concrete leaves give a concrete stack even inside a trace (the join caches it: a tracer there
     would leak): arrays are stacked on the host (no XLA program for a 128-way stack); weakly typed
@@ -65,11 +70,11 @@ def _column(col: Sequence[Any]) -> Array:
     pieces themselves are (``_grid``'s stack drops weak types; a join's evaluation must not).
     """
     if any(isinstance(x, jax.core.Tracer) for x in col):
-        return jnp.stack(col)
+        return jnp.stack(col, axis=-1)
     if all(isinstance(x, (jax.Array, np.ndarray)) and not getattr(x, "weak_type", False) for x in col):
-        return jnp.asarray(np.stack([np.asarray(x) for x in col]))
+        return jnp.asarray(np.stack([np.asarray(x) for x in col], axis=-1))
     with jax.ensure_compile_time_eval():
-        return jnp.stack(col)
+        return jnp.stack(col, axis=-1)
 
 
 def _row(leaf: Any, r: int) -> Any:
@@ -143,7 +148,7 @@ class Join(Schedule):
         parts: list[tuple[Array, Any]] = []
         for (members, treedef), cols in zip(families, stacks):
             parts.append(self._gathered(t, idx, b, starts, lens, members, treedef, list(cols)))
-        for group in _groups(plain_pieces):
+        for group in _groups(plain_pieces, max(b.ndim - 1, 0)):
             members = [plain[g] for g in group]
             if len(members) == 1:
                 (j,) = members
@@ -240,7 +245,7 @@ def _flatten_join(j: Join) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         return flat
     pieces = j.schedules
     families, stacks, plain = [], [], []
-    for members in _groups(pieces):
+    for members in _groups(pieces, max(jnp.ndim(j.boundaries) - 1, 0)):
         if len(members) > _WHERE_MAX:  # (pieces with array leaves are families of one: see _family_key)
             flats = [jax.tree_util.tree_flatten(pieces[m])[0] for m in members]
             families.append((tuple(members), jax.tree_util.tree_structure(pieces[members[0]])))

@@ -723,8 +723,9 @@ def test_large_join_config_checkpoint_batch_and_one_trace() -> None:
     batch = js.stack([_large_join(0.0), _large_join(0.5)])
     out = jax.vmap(lambda s: s(k))(batch)
     np.testing.assert_array_equal(out[1], _large_join(0.5)(k))
-    # A batch built leaf by leaf (pieces with batched leaves: not stacked as a family in the pytree)
-    # is still one gathered family inside vmap.
+    # A batch built leaf by leaf (pieces with batched leaves, as from_config builds it) stacks its
+    # family as a stack of joins does: 4 leaves, not 37 (one structure for both), and inside vmap it
+    # is one gathered family.
     from jaxsched._join import Join
     from jaxsched._primitives import Cosine
 
@@ -732,12 +733,14 @@ def test_large_join_config_checkpoint_batch_and_one_trace() -> None:
     pieces = tuple(Cosine(two(1.0 + i, 2.0 + i), two(0.1 * i, 0.0), two(5.0 + i, 6.0)) for i in range(12))
     bounds = jnp.asarray(np.stack([np.arange(1, 12) * 6.0, np.arange(1, 12) * 7.0]), jnp.float32)
     leafwise = Join(pieces, bounds)
-    assert len(jax.tree_util.tree_leaves(leafwise)) == 37
+    assert len(jax.tree_util.tree_leaves(leafwise)) == 4
     rows = jax.vmap(lambda s: s(k))(leafwise)
+    ones = []
     for r in range(2):
         row = [js.cosine(1.0 + i + r, 0.1 * i * (1 - r), [5.0 + i, 6.0][r]) for i in range(12)]
-        one = js.join(row, list(bounds[r]))
-        np.testing.assert_allclose(rows[r], one(k), rtol=1e-6, atol=1e-7)
+        ones.append(js.join(row, list(bounds[r])))
+        np.testing.assert_allclose(rows[r], ones[r](k), rtol=1e-6, atol=1e-7)
+    assert jax.tree_util.tree_structure(leafwise) == jax.tree_util.tree_structure(js.stack(ones))
     traces = []
 
     @jax.jit
