@@ -363,8 +363,8 @@ def _batch_shape_of(s: Schedule) -> tuple[int, ...]:
     )
 
 
-def _check_given(s: Schedule, bs: tuple[int, ...]) -> tuple[int, ...]:
-    """``bs`` if ``s`` evaluates to values of that shape at one step (``bs`` vmaps), else a ValueError."""
+def _shape_at_one_step(s: Schedule, bs: tuple[int, ...]) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of ``s`` at step 0, vmapped once per batch axis of ``bs`` (no computation)."""
 
     def at0(x: Schedule) -> jax.Array:
         return x(jnp.zeros((), jnp.int32))
@@ -372,8 +372,13 @@ def _check_given(s: Schedule, bs: tuple[int, ...]) -> tuple[int, ...]:
     f = at0
     for _ in bs:
         f = jax.vmap(f)
+    return jax.eval_shape(f, s)
+
+
+def _check_given(s: Schedule, bs: tuple[int, ...]) -> tuple[int, ...]:
+    """``bs`` if ``s`` evaluates to values of that shape at one step (``bs`` vmaps), else a ValueError."""
     try:
-        got: Any = list(jax.eval_shape(f, s).shape)
+        got: Any = list(_shape_at_one_step(s, bs).shape)
     except Exception:
         got = "no batch of that shape"
     if got != list(bs):
@@ -821,15 +826,8 @@ def validate(schedule: Schedule, batch_shape: tuple[int, ...] = (), path: str = 
     :func:`from_config` and :func:`jaxsched.get`.
     """
     _walk_check(schedule, batch_shape, path)
-
-    def at0(x: Schedule) -> jax.Array:
-        return x(jnp.zeros((), jnp.int32))
-
-    f = at0
-    for _ in batch_shape:
-        f = jax.vmap(f)
     try:
-        out = jax.eval_shape(f, schedule)
+        out = _shape_at_one_step(schedule, batch_shape)
     except (RecursionError, MemoryError):
         raise
     except Exception as e:
