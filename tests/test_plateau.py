@@ -317,8 +317,13 @@ def test_keras_port_matches_callback_logic() -> None:
         st = run_batch(stack(plats), ms, ws)
     _rel_close(st.value, np.asarray(refs), 1e-12, "keras")
     assert len({tuple(r) for r in refs}) > 10
-    acc = ports.keras_reduce_lr_on_plateau(0.1, monitor="val_accuracy")
-    assert int(acc.mode) == 1
+    assert int(ports.keras_reduce_lr_on_plateau(0.1, monitor="val_accuracy", mode="max").mode) == 1
+    assert int(ports.keras_reduce_lr_on_plateau(0.1, monitor="val_loss").mode) == 0  # auto: a loss goes down
+    # Keras 3 reads an auto direction from the metric object (AUC goes up); guessing from the name minimised
+    # val_auc (found by an audit against keras 3.15), so a metric other than the loss needs its mode.
+    for monitor in ("val_auc", "val_accuracy", "f1"):
+        with pytest.raises(ValueError, match="mode='max'"):
+            ports.keras_reduce_lr_on_plateau(0.1, monitor=monitor)
 
 
 # ----------------------------------------------------------------------------- live torch (optional)

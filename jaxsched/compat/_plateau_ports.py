@@ -316,7 +316,12 @@ def keras_reduce_lr_on_plateau(
     epoch, only while ``lr > min_lr``. In jaxsched's terms:
     ``patience_offset=0``, ``patience=max(patience, 1)``,
     ``cooldown=max(cooldown - 1, 0)``, ``atol=min_delta``, ``rtol=0``,
-    ``eps=0``. ``mode="auto"`` is ``"max"`` when ``"acc"`` is in ``monitor``.
+    ``eps=0``. ``mode="auto"`` is ``"min"`` for ``"loss"`` and ``"val_loss"``;
+    for any other monitor Keras 3 reads the direction from the model's metric
+    object (AUC and accuracy go up), which a schedule cannot see, so it needs
+    ``mode="min"`` or ``"max"`` (a ``ValueError`` says so, as Keras raises for
+    a metric it cannot place). Keras 2 guessed ``"max"`` from ``"acc"`` in the
+    name; that guess minimised ``val_auc``.
     Keras keeps the lr in float32; jaxsched's default float32 does the same.
 
     >>> from jaxsched.compat._plateau_ports import keras_reduce_lr_on_plateau
@@ -330,7 +335,12 @@ def keras_reduce_lr_on_plateau(
         raise TypeError(f"monitor must be a string, got {monitor!r}")
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be one of ['auto', 'min', 'max'], got {mode!r}")
-    m = mode if mode != "auto" else ("max" if "acc" in monitor else "min")
+    if mode == "auto" and monitor.removeprefix("val_") != "loss":
+        raise ValueError(
+            f"keras_reduce_lr_on_plateau: mode='auto' for monitor={monitor!r} needs the metric's direction, which "
+            "Keras 3 reads from the compiled metric object; pass mode='max' (accuracy, AUC, ...) or mode='min'"
+        )
+    m = "min" if mode == "auto" else mode
     f = V.real("factor", factor, hi=1.0, hi_open=True)
     pat = int_leaf("patience", patience)
     cd = int_leaf("cooldown", cooldown)
