@@ -170,7 +170,7 @@ def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
 def flag(name: str, x: Any) -> bool:
     """A Python or NumPy boolean (a static choice, never a leaf): ``bool("false")`` is True, so no coercion."""
     if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"{name} must be a bool, got {x!r}")
     return bool(x)
 
 

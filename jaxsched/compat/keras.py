@@ -39,7 +39,7 @@ from .._base import Array, Schedule, pytree, safe_div, static_field, to_float
 from .._join import Warmup
 from .._primitives import Constant, Cosine, Exponential, PiecewiseConstant, Polynomial, constant
 from .._repeat import Repeat
-from .._validate import is_traced, nonneg, positive, value, vector
+from .._validate import flag, is_traced, nonneg, positive, value, vector
 
 __all__ = [
     "ExponentialDecay",
@@ -67,12 +67,6 @@ def _concrete(x: Any) -> np.ndarray | None:
     if is_traced(x) or (isinstance(x, (list, tuple)) and any(is_traced(v) for v in x)):
         return None
     return np.asarray(x, np.float64)
-
-
-def _check_bool(name: str, x: Any) -> bool:
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {x!r}")
-    return bool(x)
 
 
 def _floor_div(x: Array, d: Array) -> Array:
@@ -177,7 +171,7 @@ def ExponentialDecay(
         positive("decay_rate", decay_rate),
         positive("decay_steps", decay_steps),
         None,
-        _check_bool("staircase", staircase),
+        flag("staircase", staircase),
     )
 
 
@@ -243,7 +237,7 @@ def PolynomialDecay(
         positive("decay_steps", decay_steps),
         nonneg("power", power),
     )
-    return PolynomialCycle(*args) if _check_bool("cycle", cycle) else Polynomial(*args)
+    return PolynomialCycle(*args) if flag("cycle", cycle) else Polynomial(*args)
 
 
 def InverseTimeDecay(
@@ -269,7 +263,7 @@ def InverseTimeDecay(
         value("initial_learning_rate", initial_learning_rate),
         nonneg("decay_rate", decay_rate),
         positive("decay_steps", decay_steps),
-        _check_bool("staircase", staircase),
+        flag("staircase", staircase),
     )
 
 

@@ -44,7 +44,7 @@ from .._arith import Product, Sum
 from .._base import Array, Schedule, float_dtype, pytree, safe_div, safe_pow, shift, static_field, to_float
 from .._primitives import Constant, Exponential, PiecewiseConstant
 from .._repeat import Repeat
-from .._validate import is_traced, length, nonneg, positive, real, value, vector
+from .._validate import flag, is_traced, length, nonneg, positive, real, value, vector
 
 __all__ = [
     "CosineLRScheduler",
@@ -288,7 +288,7 @@ def _warmup(curve: Schedule, W: Array, init: Array, lr: Array, prefix: Any, to_c
     if is_traced(prefix):
         p = jnp.asarray(prefix).astype(W.dtype)
     else:
-        p = jnp.asarray(float(_bool("warmup_prefix", prefix)), W.dtype)
+        p = jnp.asarray(float(flag("warmup_prefix", prefix)), W.dtype)
     return TimmWarmup(curve, W, init, lr, p, (1.0 - p) if to_curve else None)
 
 
@@ -301,12 +301,6 @@ def _concrete(x: Any) -> np.ndarray | None:
     if is_traced(x) or (isinstance(x, (list, tuple)) and any(is_traced(v) for v in x)):
         return None
     return np.asarray(x, np.float64)
-
-
-def _bool(name: str, x: Any) -> bool:
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {x!r}")
-    return bool(x)
 
 
 def _noise(
@@ -598,7 +592,7 @@ def MultiStepLRScheduler(
     rate = nonneg("decay_rate", decay_rate)
     powers = jnp.arange(m.shape[-1] + 1, dtype=lr.dtype)
     values = lr * rate**powers
-    shift_by = 0.0 if _bool("decay_at_milestone", decay_at_milestone) else 1.0
+    shift_by = 0.0 if flag("decay_at_milestone", decay_at_milestone) else 1.0
     curve = PiecewiseConstant(values, m - shift_by)
     sched = _warmup(curve, W, value("warmup_lr_init", warmup_lr_init), lr, warmup_prefix)
     return _noise(sched, noise_range_t, noise_pct, noise_std, noise_seed, noise_key)

@@ -239,10 +239,9 @@ class _Solo(Schedule):
         return self.schedule._at(t)
 
 
-def _shared(cycle_momentum: Any, **values: Any) -> None:
-    """Check arguments accepted for a settings dict shared between a rate and a momentum schedule, which
+def _shared(**values: Any) -> None:
+    """Check numbers accepted for a settings dict shared between a rate and a momentum schedule, which
     the one at hand does not use: a typo there still gets an error, never a silent drop."""
-    V.flag("cycle_momentum", cycle_momentum)
     for name, x in values.items():
         V.value(name, x)
 
@@ -634,7 +633,8 @@ def CyclicLR(
     >>> CyclicLR(0.0, 1.0, step_size_up=2)([0, 1, 2, 3, 4]).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
-    _shared(cycle_momentum, base_momentum=base_momentum, max_momentum=max_momentum)
+    V.flag("cycle_momentum", cycle_momentum)
+    _shared(base_momentum=base_momentum, max_momentum=max_momentum)
     return _cyclic(
         base_lr, max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, ("base_lr", "max_lr")
     )
@@ -664,7 +664,7 @@ def cyclic_momentum(
     >>> cyclic_momentum(0.0, 1.0, step_size_up=2)([0, 1, 2]).round(6).tolist()
     [0.9, 0.85, 0.8]
     """
-    _shared(True, base_lr=base_lr, max_lr=max_lr)
+    _shared(base_lr=base_lr, max_lr=max_lr)
     if not V.flag("cycle_momentum", cycle_momentum):
         raise ValueError("cyclic_momentum: cycle_momentum=False means torch does not schedule momentum")
     return _cyclic(
@@ -758,7 +758,8 @@ def OneCycleLR(
     >>> s([0, 1, 9, 10, 11]).round(5).tolist()
     [0.1, 1.0, 1e-05, -0.12499, 1e-05]
     """
-    _shared(cycle_momentum, base_momentum=base_momentum, max_momentum=max_momentum)
+    V.flag("cycle_momentum", cycle_momentum)
+    _shared(base_momentum=base_momentum, max_momentum=max_momentum)
     T, knots = _onecycle_knots(total_steps, epochs, steps_per_epoch, pct_start, three_phase)
     P = V.value("max_lr", max_lr)
     a = P / V.positive("div_factor", div_factor)
