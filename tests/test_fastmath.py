@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -135,9 +137,11 @@ def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end:
     assert np.abs(wc - want).max() <= 2e-7 * peak
 
 
-@pytest.mark.parametrize("name, where", [("log1p", "jaxsched._fastmath._LOG1P"),
-                                         ("sinpi", "jaxsched.functional._SIN_PI")])
-def test_coefficients_are_the_scripts(name: str, where: str) -> None:
+@pytest.mark.parametrize("name, where, lo, hi", [
+    ("log1p", "jaxsched._fastmath._LOG1P", math.sqrt(0.5) - 1, math.sqrt(2) - 1),
+    ("sinpi", "jaxsched.functional._SIN_PI", 0.0, 0.25),
+])
+def test_coefficients_are_the_scripts(name: str, where: str, lo: float, hi: float) -> None:
     # The polynomials in the package are the ones scripts/fastmath_coefficients.py fits (no hand-edited digits).
     import importlib
     import runpy
@@ -146,4 +150,11 @@ def test_coefficients_are_the_scripts(name: str, where: str) -> None:
     script = Path(__file__).resolve().parents[1] / "scripts" / "fastmath_coefficients.py"
     fitted = runpy.run_path(str(script))[f"{name}_coefficients"]()
     module, attr = where.rsplit(".", 1)
-    np.testing.assert_allclose(np.asarray(getattr(importlib.import_module(module), attr)), fitted, rtol=1e-12, atol=0)
+    ours = np.asarray(getattr(importlib.import_module(module), attr))
+    # The least-squares fit is ill-conditioned in its coefficients: OpenBLAS's kernel for the CPU at
+    # hand moves their last digits (up to 3e-10 relative), not the polynomial. So the coefficients
+    # agree to 1e-8 (any edited digit shows) and the polynomials to 1e-13 over the fitted interval.
+    np.testing.assert_allclose(ours, fitted, rtol=1e-8, atol=0)
+    x = np.linspace(lo, hi, 10_001)
+    want = np.polynomial.polynomial.polyval(x, fitted)
+    assert np.max(np.abs(np.polynomial.polynomial.polyval(x, ours) - want)) <= 1e-13 * np.max(np.abs(want))
