@@ -55,9 +55,14 @@ def _f(x: Any) -> float:
     return float(a)
 
 
+def _cycles(s: Any) -> float:
+    """A ``Repeat``'s cycle limit (inf for ``None``, no limit)."""
+    return math.inf if s.cycles is None else _f(s.cycles)
+
+
 def _restart_points(s: Any, limit: float) -> list[float]:
     """Cycle starts ``S_0 = 0, S_1, ...`` of a ``Repeat`` up to ``limit`` (and its cycle count)."""
-    P, m, cycles = _f(s.period), _f(s.period_mult), _f(s.cycles)
+    P, m, cycles = _f(s.period), _f(s.period_mult), _cycles(s)
     pts = [0.0]
     length = P
     while len(pts) <= _MAX_CYCLES and len(pts) <= cycles and pts[-1] < limit and length > 0:
@@ -112,7 +117,7 @@ def _extent(s: Any, depth: int = 0) -> float:
         i = int(np.clip(int(np.asarray(s.index)), 0, len(s.schedules) - 1))
         return _extent(s.schedules[i], depth + 1)
     if isinstance(s, Repeat):
-        n = min(_f(s.cycles), 3.0)
+        n = min(_cycles(s), 3.0)
         P, m = _f(s.period), _f(s.period_mult)
         total, length = 0.0, P
         for _ in range(int(n)):
@@ -220,7 +225,7 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
                 out.append(Phase(lo, hi, f"cycle {i + 1}"))
         last = off + pts[-1]
         if last < end:
-            out.append(Phase(last, end, "hold" if len(pts) - 1 >= _f(s.cycles) else f"cycle {len(pts)}+"))
+            out.append(Phase(last, end, "hold" if len(pts) - 1 >= _cycles(s) else f"cycle {len(pts)}+"))
         return out
     if isinstance(s, (Linear, Cosine, Polynomial, SqrtDecay, Cooldown)):
         T = max(_f(s.steps), 0.0)

@@ -271,11 +271,11 @@ def sgdr(
     peak_value: Any,
     period: Any,
     period_mult: Any = 1.0,
-    decay: Any = 1.0,
+    decay: Any = None,
     end_value: Any = 0.0,
     warmup_steps: Any = 0,
     init_value: Any = 0.0,
-    cycles: Any = float("inf"),
+    cycles: Any = None,
 ) -> Warmup:
     """Cosine annealing with warm restarts (SGDR), with period growth and decay.
 
@@ -285,6 +285,8 @@ def sgdr(
     Cycle ``i`` lasts ``period * period_mult**i`` (any ``period_mult > 0``) and
     its values are scaled by ``decay**i``; the restart index is exact at every
     restart step (see :func:`repeat`). An optional linear warmup comes first.
+    ``decay`` and ``cycles`` default to ``None``: no decay and no cycle limit,
+    with no work for either at any step. Pass numbers to sweep them.
 
     References: Loshchilov & Hutter, SGDR (2017).
 
@@ -300,8 +302,8 @@ def sgdr(
         inner,
         T0,
         V.positive("period_mult", period_mult),
-        V.nonneg("decay", decay),
-        V.real("cycles", cycles, lo=1.0, allow_inf=True),
+        None if decay is None else V.nonneg("decay", decay),
+        None if cycles is None else V.real("cycles", cycles, lo=1.0, allow_inf=True),
     )
     return Warmup(rep, V.length("warmup_steps", warmup_steps), V.value("init_value", init_value), P)
 
@@ -347,5 +349,5 @@ def cyclic(
     tri = PiecewiseLinear(jnp.asarray([0.0, 1.0, 0.0], dt), jnp.stack([jnp.zeros((), dt), up, period]))
     amp_decay = jnp.where(k == 1, 0.5 * one, one)
     rate = jnp.where(k == 2, g, one)
-    wave = Repeat(tri, period, one, amp_decay, jnp.asarray(jnp.inf, dt))
+    wave = Repeat(tri, period, one, amp_decay)
     return Sum((Constant(lo), Product((Constant(hi - lo), wave, Exponential(one, rate, one)))))

@@ -136,8 +136,10 @@ class Repeat(Schedule):
     schedule: Schedule
     period: Array
     period_mult: Array
-    decay: Array
-    cycles: Array
+    # None: no amplitude decay / no cycle limit, and no work for them at any step (a number, 1 or inf
+    # included, is a leaf that may be swept and costs a power and a comparison per step).
+    decay: Array | None = None
+    cycles: Array | None = None
     _takes_pair = True
     _restarts = True  # see _base.eval_time
     # Below 0 the closed form clips its cycle index and phase to 0 and the exact path its step: the value
@@ -158,13 +160,18 @@ class Repeat(Schedule):
         # decay**j as exp(j log decay) (XLA lowers a float power to a scalar libm call on CPU); a zero
         # decay takes a log so negative that exp gives 0 from j = 1 on and 1 at j = 0 (0**0), with
         # finite gradients everywhere.
-        pos = self.decay > 0
-        logd = jnp.where(pos, jnp.log(jnp.where(pos, self.decay, one)), jnp.asarray(-1e4, dt))
+        decay = self.decay
+        if decay is not None:
+            pos = decay > 0
+            logd = jnp.where(pos, jnp.log(jnp.where(pos, decay, one)), jnp.asarray(-1e4, dt))
         # The last cycle run (also for non-integer cycles): past it the index is held at `last`, so the
         # decay applies ``decay**min(i, last)``.
-        last = jax.lax.stop_gradient(jnp.maximum(jnp.ceil(self.cycles) - 1.0, 0.0))
+        last = None if self.cycles is None else jax.lax.stop_gradient(jnp.maximum(jnp.ceil(self.cycles) - 1.0, 0.0))
 
-        def closed_form() -> tuple[Array, Array, Array]:
+        def decay_power(j: Array) -> Array | None:
+            return None if decay is None else _decay_power(decay, logd, clamp(j, hi=last))
+
+        def closed_form() -> tuple[Array, Array, Array | None]:
             # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
             # cycle or the one before (its error is far below 1/2 where the float path is exact);
             # comparing the step with the next restart point settles which.
@@ -172,26 +179,29 @@ class Repeat(Schedule):
             arg = clamp(x * (d * rp), -1.0 + jnp.finfo(dt).eps)  # log1p has its own JVP
             i_geo = FM.log1p(arg) * (1.0 / jnp.log1p(ds))
             i0 = clamp(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, 2.0**31)  # no gradient (floor)
-            s0 = P * _geom(i0, d)
-            s1 = m * s0 + P  # S_{i+1} = m S_i + P: one operation after s0, not two
+            raw0 = P * _geom(i0, d)
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
             # integer settings have integer restarts, so round them.
             integral = (P == jnp.round(P)) & (m == jnp.round(m))
             tol = jnp.where(integral, 0.5 * one, 4 * jnp.finfo(dt).eps)
-            s0, s1, s2 = _snap(s0, tol), _snap(s1, tol), _snap(m * s1 + P, tol)
+            # S_{i+1} = m S_i + P from the unrounded S_i: both points are rounded side by side, not one
+            # after the other (the loop is bound by the latency of its dependency chain: log1p, expm1,
+            # snap, reciprocal, cosine, DESIGN.md).
+            s0, s1 = _snap(raw0, tol), _snap(m * raw0 + P, tol)
             # Plain float arithmetic: exact below float_path_limit, where this path is the answer; above,
             # the exact path below replaces it for integer settings, and the restart points of the
             # others carry float errors of the same order as a rounded step.
-            # The step is in cycle i0 + up. The work that depends on `up` is done for both candidates
-            # and selected afterwards: the loop is bound by the latency of its dependency chain (log1p,
-            # expm1, snap, reciprocal, cosine), not by its operation count, so two reciprocals side by
-            # side and a decay power started from i0 cost less than one of each in series (DESIGN.md).
+            # The step is in cycle i0 + up, which starts at `start` and lasts L = P + (m - 1) start
+            # (P m**i): exact for integer settings, whose restart points are integers.
             up = x >= s1
             i = i0 + up.astype(dt)
-            frac = jnp.where(up, safe_div(x - s1, s2 - s1), safe_div(x - s0, s1 - s0))
-            j0 = clamp(i0, hi=last)  # decay**min(i, last) = decay**j0, times decay when i0 + 1 <= last
-            scale = _decay_power(self.decay, logd, j0)
-            scale = jnp.where(up & (i0 < last), scale * self.decay, scale)
+            start = jnp.where(up, s1, s0)
+            frac = safe_div(x - start, P + d * start)
+            # decay**min(i, last) = decay**min(i0, last), times decay when i0 + 1 <= last
+            scale = decay_power(i0)
+            if scale is not None:
+                step_up = up if last is None else up & (i0 < last)
+                scale = jnp.where(step_up, scale * decay, scale)
             return i, frac, scale
 
         # Exact integer arithmetic is only needed where float restart points can be
@@ -208,7 +218,7 @@ class Repeat(Schedule):
         else:
             need = jnp.any(jnp.floor(t) >= float(limit))
 
-        def exact_path(i: Array, frac: Array, scale: Array) -> tuple[Array, Array, Array]:
+        def exact_path(i: Array, frac: Array, scale: Array | None) -> tuple[Array, Array, Array | None]:
             # Integer settings (an integer period; growth 1 or an integer >= 2): locate the cycle of
             # the step's integer part k in exact integer arithmetic (float32 cannot hold restart
             # points such as 2**25 - 1). Restarts are integers, so t = k + r lies in k's cycle.
@@ -257,8 +267,9 @@ class Repeat(Schedule):
             l_f = P * (1.0 + d * g_ex)
             l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
             frac_ex = safe_div(u_ex - (s_f - jax.lax.stop_gradient(s_f)), l_ex + (l_f - jax.lax.stop_gradient(l_f)))
-            scale_ex = _decay_power(self.decay, logd, jnp.minimum(i_ex, last))
-            return jnp.where(exact, i_ex, i), jnp.where(exact, frac_ex, frac), jnp.where(exact, scale_ex, scale)
+            scale_ex = decay_power(i_ex)
+            scale = None if scale is None else jnp.where(exact, scale_ex, scale)
+            return jnp.where(exact, i_ex, i), jnp.where(exact, frac_ex, frac), scale
 
         exact_value = lambda: self._finish(*exact_path(*closed_form()))  # noqa: E731
         float_value = lambda: self._finish(*closed_form())  # noqa: E731
@@ -268,19 +279,22 @@ class Repeat(Schedule):
         # Each branch computes the whole value (one fused loop); the intermediates never hit memory.
         return jax.lax.cond(need, exact_value, float_value)
 
-    def _finish(self, i: Array, frac: Array, scale: Array) -> Array:
+    def _finish(self, i: Array, frac: Array, scale: Array | None) -> Array:
         """The value in cycle ``i`` at ``frac`` of its length, times ``scale = decay**min(i, last)``."""
-        over = jax.lax.stop_gradient(i) >= self.cycles  # an integer count: no gradient flows through it
-        frac = jnp.where(over, jnp.ones((), frac.dtype), jnp.clip(frac, 0.0, 1.0))
-        return self.schedule._at(frac * self.period) * scale
+        frac = jnp.clip(frac, 0.0, 1.0)
+        if self.cycles is not None:
+            over = jax.lax.stop_gradient(i) >= self.cycles  # an integer count: no gradient flows through it
+            frac = jnp.where(over, jnp.ones((), frac.dtype), frac)
+        value = self.schedule._at(frac * self.period)
+        return value if scale is None else value * scale
 
 
 def repeat(
     schedule: Schedule,
     period: Any,
     period_mult: Any = 1.0,
-    decay: Any = 1.0,
-    cycles: Any = float("inf"),
+    decay: Any = None,
+    cycles: Any = None,
 ) -> Repeat:
     """Restart ``schedule`` every cycle (SGDR-style warm restarts).
 
@@ -298,8 +312,12 @@ def repeat(
       schedule: the schedule of one cycle, on ``[0, period]``.
       period: length of the first cycle (``> 0``).
       period_mult: growth factor of each cycle's length (``> 0``).
-      decay: amplitude factor per cycle (``>= 0``).
-      cycles: number of cycles before the value holds (``>= 1``; default inf).
+      decay: amplitude factor per cycle (``>= 0``); ``None`` (the default)
+        means 1 with no power computed. A number, 1 included, is a leaf that
+        can be swept.
+      cycles: number of cycles before the value holds (``>= 1``, inf
+        allowed); ``None`` (the default) means no limit, with no comparison
+        per step.
 
     >>> import jaxsched
     >>> s = jaxsched.repeat(jaxsched.linear(1.0, 0.0, 10), period=10, period_mult=2.0, decay=0.5)
@@ -314,6 +332,6 @@ def repeat(
         schedule,
         V.positive("period", period),
         V.positive("period_mult", period_mult),
-        V.nonneg("decay", decay),
-        V.real("cycles", cycles, lo=1.0, allow_inf=True),
+        None if decay is None else V.nonneg("decay", decay),
+        None if cycles is None else V.real("cycles", cycles, lo=1.0, allow_inf=True),
     )

@@ -893,6 +893,28 @@ def test_closed_form_matches_the_exact_path_below_its_limit() -> None:
     assert float(jnp.max(gaps)) <= 1e-6, np.asarray(gaps)
 
 
+@pytest.mark.parametrize("mult", [1.0, 2.0, 1.5])
+def test_repeat_without_decay_or_limit_is_structure(mult: float) -> None:
+    # decay=None / cycles=None (the defaults) are structure, like a cosine's exponent=None: the same
+    # values and gradients as decay=1 and cycles=inf, from a program without the power or the comparison.
+    k = jnp.asarray(np.concatenate([np.arange(0, 400), [2**17 - 1, 2**17, 2**20 + 3, R.INT32_MAX]]), jnp.int32)
+    bare, full = js.sgdr(1.0, 10, mult), js.sgdr(1.0, 10, mult, decay=1.0, cycles=math.inf)
+    assert bare.schedule.decay is None and bare.schedule.cycles is None
+    assert js.repeat(js.linear(1.0, 0.0, 4), 4).decay is None
+    np.testing.assert_array_equal(np.asarray(bare(k)), np.asarray(full(k)))
+    x = jnp.asarray([0.0, 9.5, 10.0, 31.25, 1e5 + 0.5], jnp.float32)  # float steps too (one pair path less)
+    np.testing.assert_array_equal(np.asarray(bare(x)), np.asarray(full(x)))
+
+    def grads(s: js.Schedule) -> list[np.ndarray]:
+        g = jax.grad(lambda s: s(k[:400]).sum())(s).schedule
+        return [np.asarray(g.period), np.asarray(g.period_mult), np.asarray(g.schedule.init_value)]
+
+    for a, b in zip(grads(bare), grads(full)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    program = lambda s: str(jax.make_jaxpr(lambda s: s(k))(s))  # noqa: E731
+    assert len(program(bare)) < 0.9 * len(program(full))
+
+
 @pytree
 class _RootDecay(js.Schedule):
     """A user schedule that is smooth from step 0 on and NaN below step -1: ``v / sqrt(1 + t)``."""

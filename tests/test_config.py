@@ -109,11 +109,13 @@ def test_roundtrip_every_kind(name: str) -> None:
 
 
 def test_format_is_readable_and_versioned() -> None:
-    cfg = to_config(jaxsched.sgdr(0.1, period=10))
+    cfg = to_config(jaxsched.sgdr(0.1, period=10, cycles=math.inf))
     assert cfg["format"] == FORMAT == "jaxsched/1"
     node = cfg["schedule"]
     assert node["type"] == "Warmup" and node["schedule"]["type"] == "Repeat"
     assert node["schedule"]["cycles"] == "inf"  # standard JSON: infinities as strings
+    assert node["schedule"]["decay"] is None  # not given: no decay (and no work for it)
+    assert to_config(jaxsched.sgdr(0.1, period=10))["schedule"]["schedule"]["cycles"] is None
     assert node["schedule"]["schedule"] == {
         "type": "Cosine",
         "init_value": 0.10000000149011612,

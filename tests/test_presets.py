@@ -205,12 +205,11 @@ class Case:
         return max(self.knots)
 
     def full_kw(self) -> dict[str, Any]:
-        """kw with the factory's defaults filled in (None defaults stay out; exponent None is 1)."""
+        """kw with the factory's defaults filled in (None defaults stay out, but for those that mean a number)."""
         sig = inspect.signature(self.factory)
         out = {k: p.default for k, p in sig.parameters.items()
                if p.default is not inspect.Parameter.empty and p.default is not None}
-        if "exponent" in sig.parameters:
-            out["exponent"] = 1.0
+        out.update({k: v for k, v in NONE_MEANS.items() if k in sig.parameters})
         out.update({k: v for k, v in self.kw.items() if v is not None})
         return out
 
@@ -232,6 +231,8 @@ class Case:
 
 
 CHOICES = {"decay_shape": WSD_SHAPES, "anneal_strategy": ANNEAL, "mode": MODES}
+# Arguments whose None default means a number (no power, no decay, no cycle limit): traced builds pass it.
+NONE_MEANS = {"exponent": 1.0, "decay": 1.0, "cycles": math.inf}
 
 
 def _wsd_case(id, shape, **kw):

@@ -56,6 +56,8 @@ NONE_OK = {
     ("exponential", "end_value"),
     ("clip", "lo"),
     ("clip", "hi"),
+    ("repeat", "decay"),
+    ("repeat", "cycles"),
 }
 # (factory, argument, value) that are valid although infinite
 INF_OK = {("repeat", "cycles", math.inf), ("clip", "lo", -math.inf), ("clip", "hi", math.inf)}
