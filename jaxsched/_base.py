@@ -674,6 +674,23 @@ class Schedule:
             t = t.k if t.r is None else to_float(t, t.r.dtype)
         return self._eval(t)
 
+    def _sweepable(self) -> Schedule:
+        """The same schedule with every optional number that is ``None`` (no work) as a leaf.
+
+        ``stack`` and ``grid`` fall back to this when schedules differ only in such
+        fields (``cosine(..., exponent=None)`` beside ``exponent=2.0``, ``sgdr``
+        with and without ``decay``): ``None`` is structure, a number a leaf.
+        Classes with such fields override it; this one recurses into children.
+        """
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, Schedule):
+                changes[f.name] = v._sweepable()
+            elif isinstance(v, tuple) and v and all(isinstance(x, Schedule) for x in v):
+                changes[f.name] = tuple(x._sweepable() for x in v)
+        return dataclasses.replace(self, **changes) if changes else self  # type: ignore[type-var]
+
     @property
     def dtype(self) -> np.dtype:
         leaves = [x for x in jax.tree_util.tree_leaves(self) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]

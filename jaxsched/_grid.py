@@ -172,13 +172,29 @@ def stack(schedules: Sequence[Schedule]) -> Schedule:
     """
     if not schedules:
         raise ValueError("stack needs at least one schedule")
-    defs = [jax.tree_util.tree_structure(s) for s in schedules]
-    for i, d in enumerate(defs[1:], start=1):
-        if d != defs[0]:
-            raise ValueError(
-                f"stack needs schedules of one structure; schedule {i} differs from schedule 0:\n  {d}\n  vs {defs[0]}"
-            )
+    schedules, i = _one_structure(list(schedules))
+    if i:
+        d, d0 = jax.tree_util.tree_structure(schedules[i]), jax.tree_util.tree_structure(schedules[0])
+        raise ValueError(
+            f"stack needs schedules of one structure; schedule {i} differs from schedule 0:\n  {d}\n  vs {d0}"
+        )
     return jax.tree_util.tree_map(_stack_leaves, *schedules)
+
+
+def _one_structure(schedules: list[Any]) -> tuple[list[Any], int]:
+    """``(schedules, 0)`` if they share one structure, as given or with their ``None`` options as leaves
+    (``Schedule._sweepable``: ``exponent=None`` beside ``exponent=2.0``); else ``(schedules, i)``, ``i``
+    the first that differs from the first."""
+    def sweepable(x: Any) -> Any:  # grid entries may be any pytree holding schedules
+        return jax.tree_util.tree_map(lambda s: s._sweepable() if isinstance(s, Schedule) else s, x,
+                                      is_leaf=lambda s: isinstance(s, Schedule))
+
+    for cand in (schedules, [sweepable(s) for s in schedules]):
+        defs = [jax.tree_util.tree_structure(s) for s in cand]
+        bad = next((i for i, d in enumerate(defs) if d != defs[0]), 0)
+        if not bad:
+            return cand, 0
+    return schedules, bad
 
 
 def _concrete_leaf(x: Any) -> bool:
@@ -221,14 +237,13 @@ def _build(
         kwargs = dict(fixed)
         kwargs.update(zip(names, combo))
         scheds.append(factory(**kwargs))
-    defs = [jax.tree_util.tree_structure(s) for s in scheds]
-    for i, d in enumerate(defs):
-        if d != defs[0]:
-            row = dict(zip(names, combos[i]))
-            raise ValueError(
-                f"{where}: setting {row} builds a schedule of a different structure than setting "
-                f"{dict(zip(names, combos[0]))}; only numeric (or index) axes can be batched"
-            )
+    scheds, i = _one_structure(scheds)
+    if i:
+        row = dict(zip(names, combos[i]))
+        raise ValueError(
+            f"{where}: setting {row} builds a schedule of a different structure than setting "
+            f"{dict(zip(names, combos[0]))}; only numeric (or index) axes can be batched"
+        )
     settings = {k: [c[j] for c in combos] for j, k in enumerate(names)}
     return Grid(stack(scheds), settings)
 

@@ -60,6 +60,10 @@ class Cosine(Schedule):
         x = to_float(t, self.init_value.dtype)
         return F.cosine(x, self.init_value, self.end_value, self.steps, self.exponent)
 
+    def _sweepable(self) -> Schedule:
+        e = jnp.ones_like(self.init_value) if self.exponent is None else self.exponent
+        return Cosine(self.init_value, self.end_value, self.steps, e)
+
 
 @pytree
 class Polynomial(Schedule):
@@ -91,6 +95,10 @@ class SqrtDecay(Schedule):
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         return F.sqrt_decay(x, self.init_value, self.end_value, self.steps, self.power)
+
+    def _sweepable(self) -> Schedule:
+        p = jnp.full_like(self.init_value, 0.5) if self.power is None else self.power
+        return SqrtDecay(self.init_value, self.end_value, self.steps, p)
 
 
 @pytree

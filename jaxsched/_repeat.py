@@ -279,6 +279,14 @@ class Repeat(Schedule):
         # Each branch computes the whole value (one fused loop); the intermediates never hit memory.
         return jax.lax.cond(need, exact_value, float_value)
 
+    def _sweepable(self) -> Schedule:
+        P = self.period
+        return Repeat(
+            self.schedule._sweepable(), P, self.period_mult,
+            jnp.ones_like(P) if self.decay is None else self.decay,
+            jnp.full_like(P, jnp.inf) if self.cycles is None else self.cycles,
+        )
+
     def _finish(self, i: Array, frac: Array, scale: Array | None) -> Array:
         """The value in cycle ``i`` at ``frac`` of its length, times ``scale = decay**min(i, last)``."""
         frac = jnp.clip(frac, 0.0, 1.0)

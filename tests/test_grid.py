@@ -112,9 +112,11 @@ def test_no_axes_is_one_setting() -> None:
 
 
 def test_structure_mismatch_errors() -> None:
-    # exponent None (no power) vs a number (a leaf) are different structures
+    # exponent None (no power) vs a number (a leaf) are different structures, which batch as leaves
+    # (test_none_options_and_numbers_stack_together); different families do not
     with pytest.raises(ValueError, match="structure"):
-        jaxsched.grid(jaxsched.warmup_cosine, exponent=[None, 2.0], peak_value=1.0, total_steps=100)
+        jaxsched.grid(jaxsched.join, schedules=[[jaxsched.constant(1.0)], [jaxsched.linear(1.0, 0.0, 10)]],
+                      boundaries=[[]])
     with pytest.raises(ValueError, match="structure"):
         jaxsched.stack([jaxsched.constant(1.0), jaxsched.linear(1.0, 0.0, 10)])
     with pytest.raises(ValueError, match="at least one"):
@@ -139,6 +141,31 @@ def test_stack() -> None:
     got = np.asarray(jax.vmap(lambda s: s(T))(b))
     for i, (p, w) in enumerate([(1.0, 0), (2.0, 100), (3.0, 500)]):
         assert_close_to_peak(got[i], ref_warmup_cosine(np.asarray(T), p, 1000, w), p)
+
+
+def test_none_options_and_numbers_stack_together() -> None:
+    # None options (no power, no decay, no cycle limit) are structure; beside a number they become leaves
+    # (1, 1, inf, 1/2) so the schedules stack, with each one's own values.
+    k = jnp.arange(0, 200, 7)
+    groups = [
+        [jaxsched.sgdr(1.0, 10, 2.0), jaxsched.sgdr(1.0, 10, 2.0, decay=0.5), jaxsched.sgdr(2.0, 12, cycles=3)],
+        [jaxsched.cosine(1.0, 0.0, 50), jaxsched.cosine(1.0, 0.0, 50, exponent=2.0)],
+        [jaxsched.sqrt_decay(1.0, 0.0, 90), jaxsched.sqrt_decay(1.0, 0.0, 90, power=2.0)],
+        [jaxsched.warmup(jaxsched.cosine(1.0, 0.0, 50), 5), jaxsched.warmup(jaxsched.cosine(1.0, 0.0, 50, 0.5), 5)],
+    ]
+    for scheds in groups:
+        got = np.asarray(jax.vmap(lambda s: s(k))(jaxsched.stack(scheds)))
+        for row, s in zip(got, scheds):
+            np.testing.assert_allclose(row, np.asarray(s(k)), rtol=2e-6, atol=1e-7)
+    b = jaxsched.stack(groups[0][:2]).schedule
+    np.testing.assert_array_equal(np.asarray(b.decay), [1.0, 0.5])
+    np.testing.assert_array_equal(np.asarray(b.cycles), [np.inf, np.inf])
+    assert jaxsched.stack(groups[0][:1]).schedule.decay is None  # one structure: kept as it is
+    g = jaxsched.grid(jaxsched.sgdr, peak_value=1.0, period=10, decay=[None, 0.5], cycles=[None, 3])
+    assert len(g) == 4 and g.settings["decay"] == [None, None, 0.5, 0.5]
+    np.testing.assert_array_equal(np.asarray(g.schedules.schedule.cycles), [np.inf, 3, np.inf, 3])
+    with pytest.raises(ValueError, match="one structure"):  # what no leaf can make alike
+        jaxsched.stack([jaxsched.cosine(1.0, 0.0, 5), jaxsched.linear(1.0, 0.0, 5)])
 
 
 # ----------------------------------------------------------------------------- Grid methods
