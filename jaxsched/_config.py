@@ -1019,11 +1019,16 @@ def _register_core() -> None:
     register(Select, int_fields=("index",), check=check_select)
 
     def check_cooldown(s: Any, bs: tuple[int, ...]) -> None:
+        if (s.shape is None) == (s.fixed is None):
+            raise ValueError(f"Cooldown needs one of shape (an index leaf) and fixed, got {s.shape!r} and {s.fixed!r}")
+        if s.fixed is not None:
+            return  # a static choice, checked by `choices`
         a = np.asarray(s.shape)
         if a.shape != bs or ((a < 0) | (a > 2)).any():
             raise ValueError(f"shape must be an integer in 0..2 (linear, cosine, 1-sqrt), got {a.tolist()}")
 
-    register(Cooldown, int_fields=("shape",), check=check_cooldown, bounds={"steps": ">= 0"})
+    register(Cooldown, int_fields=("shape",), choices={"fixed": (None, 0, 1, 2)}, check=check_cooldown,
+             bounds={"steps": ">= 0"})
     repeat_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 1"}
     register(Repeat, inf_fields=("cycles",), bounds=repeat_bounds)
 

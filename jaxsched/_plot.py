@@ -178,7 +178,7 @@ def _label(s: Any) -> str:
     if isinstance(s, SqrtDecay):
         return "1-sqrt" if s.power is None else "power decay"
     if isinstance(s, Cooldown):
-        i = int(np.clip(int(np.asarray(s.shape)), 0, 2))
+        i = int(np.clip(int(np.asarray(s.shape)) if s.fixed is None else s.fixed, 0, 2))
         return ("linear", "cosine", "1-sqrt")[i]
     names = {
         "Constant": "constant",

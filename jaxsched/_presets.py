@@ -150,8 +150,10 @@ def wsd(
 
     where the cooldown shape ``c`` is ``1 - p`` (``"linear"``),
     ``(1 + cos(pi p)) / 2`` (``"cosine"``) or ``1 - sqrt(p)`` (``"1-sqrt"``,
-    the default). ``decay_shape`` may be a name or an integer index (traced
-    too), so a sweep can vary the shape inside one compiled program. The
+    the default). ``decay_shape`` may be a name (structure: only that shape is
+    computed; a grid over names batches them as indices) or an integer index
+    (a leaf, traced too), so a sweep can vary the shape inside one compiled
+    program. The
     cooldown length is ``decay_steps``, or ``decay_fraction * total_steps``
     (default 0.2); give at most one.
 
@@ -178,9 +180,9 @@ def wsd(
         d_conc = decay_steps
     if d_conc is not None:
         _fits("wsd", {"warmup_steps": warmup_steps, "decay_steps": d_conc}, total_steps)
-    shape = V.choice("decay_shape", decay_shape, COOLDOWN_SHAPES)
+    index, fixed = V.choice_or_name("decay_shape", decay_shape, COOLDOWN_SHAPES)
     E = V.value("end_value", end_value)
-    cooldown = Cooldown(P, E, D, shape)
+    cooldown = Cooldown(P, E, D, index, fixed)
     body = Join((Constant(P), cooldown), jnp.reshape(N - W - D, (1,)))
     return Warmup(body, W, V.value("init_value", init_value), P)
 

@@ -120,13 +120,21 @@ class Cooldown(Schedule):
     init_value: Array
     end_value: Array
     steps: Array
-    shape: Array
+    shape: Array | None = None  # an int leaf (sweepable): the three shapes are computed and blended
+    fixed: int | None = static_field(default=None)  # or a static shape (a name was given): only it is computed
 
     _negative_ok = True  # progress clips below 0
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
-        return F.cooldown(x, self.init_value, self.end_value, self.steps, self.shape)
+        shape = self.shape if self.fixed is None else self.fixed
+        return F.cooldown(x, self.init_value, self.end_value, self.steps, shape)
+
+    def _sweepable(self) -> Schedule:
+        if self.fixed is None:
+            return self
+        shape = jnp.full(jnp.shape(self.init_value), self.fixed, jnp.int32)
+        return Cooldown(self.init_value, self.end_value, self.steps, shape)
 
 
 @pytree
@@ -297,7 +305,9 @@ def cooldown(init_value: Any, end_value: Any, steps: Any, shape: Any = "1-sqrt")
 
     ``shape`` is ``"linear"``, ``"cosine"`` or ``"1-sqrt"``, or its index
     0..2 (traced too), so a grid can sweep the shape inside one compiled
-    program; ``wsd`` decays with it.
+    program; ``wsd`` decays with it. A name is structure: only that shape is
+    computed (a grid over names batches them as indices). An index is a leaf:
+    all three shapes are computed and the index picks one.
 
     >>> import jaxsched
     >>> jaxsched.cooldown(1.0, 0.0, 100, shape="linear")([0, 25, 100]).tolist()
@@ -305,12 +315,9 @@ def cooldown(init_value: Any, end_value: Any, steps: Any, shape: Any = "1-sqrt")
     >>> jaxsched.cooldown(1.0, 0.0, 100)([0, 25, 100]).tolist()
     [1.0, 0.5, 0.0]
     """
-    return Cooldown(
-        V.value("init_value", init_value),
-        V.value("end_value", end_value),
-        V.length("steps", steps),
-        V.choice("shape", shape, COOLDOWN_SHAPES),
-    )
+    index, fixed = V.choice_or_name("shape", shape, COOLDOWN_SHAPES)
+    return Cooldown(V.value("init_value", init_value), V.value("end_value", end_value), V.length("steps", steps),
+                    index, fixed)
 
 
 def exponential(

@@ -167,6 +167,14 @@ def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
     return leaf(a.astype(np.int32))
 
 
+def choice_or_name(name: str, x: Any, options: tuple[str, ...]) -> tuple[jax.Array | None, int | None]:
+    """``(None, i)`` for a name (a static choice: structure, so only option ``i`` is computed), else
+    ``(choice(name, x, options), None)``: an index, concrete or traced, is a leaf a sweep can vary."""
+    if isinstance(x, str):
+        return None, int(np.asarray(choice(name, x, options)))
+    return choice(name, x, options), None
+
+
 def flag(name: str, x: Any) -> bool:
     """A Python or NumPy boolean (a static choice, never a leaf): ``bool("false")`` is True, so no coercion."""
     if not isinstance(x, (bool, np.bool_)):

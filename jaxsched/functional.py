@@ -171,7 +171,8 @@ def cooldown(t: Array, init_value: Array, end_value: Array, steps: Array, shape:
     ``end + (init - end) (1 + cos(pi p)) / 2``; 2: "1-sqrt"
     ``end + (init - end) (1 - sqrt(p))``; ``p = clip(t / steps, 0, 1)``. The
     shapes share one progress and one blend: a ``select`` of three schedules
-    would compute three of each.
+    would compute three of each. A Python ``int`` shape is static: only that
+    shape is computed.
 
     >>> import jax.numpy as jnp
     >>> from jaxsched import functional as F
@@ -179,6 +180,10 @@ def cooldown(t: Array, init_value: Array, end_value: Array, steps: Array, shape:
     [1.0, 0.5, 0.0]
     """
     p = progress(t, steps)
+    if isinstance(shape, int) and not isinstance(shape, bool):  # static: only that shape is computed
+        if shape == 0:
+            return (1.0 - p) * init_value + p * end_value
+        return end_value + (init_value - end_value) * (cosine_factor(p) if shape == 1 else 1.0 - safe_sqrt(p))
     lin = (1.0 - p) * init_value + p * end_value
     f = jnp.where(shape == 1, cosine_factor(p), 1.0 - safe_sqrt(p))
     return jnp.where(shape == 0, lin, end_value + (init_value - end_value) * f)

@@ -128,7 +128,7 @@ def test_format_is_readable_and_versioned() -> None:
 
 
 def test_int_leaves_stay_int32() -> None:
-    s = jaxsched.wsd(1.0, total_steps=100, decay_shape="cosine")
+    s = jaxsched.wsd(1.0, total_steps=100, decay_shape=1)  # an index: an int leaf (a name is static)
     back = roundtrip(s)
     idx = back.schedule.schedules[1].shape  # the cooldown's shape
     assert idx.dtype == jnp.int32 and int(idx) == 1

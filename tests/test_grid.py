@@ -218,14 +218,19 @@ def test_jit_traces_once_for_ten_settings() -> None:
     # a jitted function that takes the schedule as an argument: one trace for every setting
     counter = TraceCounter(lambda s, t: s(t))
     g = jaxsched.grid(jaxsched.wsd, peak_value=[1e-3, 3e-3], warmup_steps=[0, 50, 100, 150, 200],
-                      decay_shape="cosine", total_steps=1000, decay_fraction=0.2)
+                      decay_shape=1, total_steps=1000, decay_fraction=0.2)
     assert len(g) == 10
     outs = [counter(g[i], T) for i in range(10)]
-    # schedules built directly by the factory too, with other shapes, lengths and fractions
+    # schedules built directly by the factory too, with other shapes (indices: leaves), lengths and fractions
     direct = [jaxsched.wsd(p, 1000, w, decay_fraction=f, decay_shape=s)
-              for p, w, f, s in [(1.0, 0, 0.1, "linear"), (2.0, 10, 0.5, "1-sqrt"), (0.5, 999, 0.0, "cosine")]]
+              for p, w, f, s in [(1.0, 0, 0.1, 0), (2.0, 10, 0.5, 2), (0.5, 999, 0.0, 1)]]
     outs += [counter(s, T) for s in direct]
     assert counter.count == 1
+    # a shape's name is structure (only that shape is computed): one more trace per name
+    named = [jaxsched.wsd(1.0, 1000, 10, decay_shape=s) for s in ("cosine", "linear", "cosine")]
+    for s in named:
+        counter(s, T)
+    assert counter.count == 3
     for i in range(10):
         np.testing.assert_allclose(np.asarray(outs[i]), np.asarray(g[i](T)), rtol=0, atol=1e-9)
     for o, s in zip(outs[10:], direct):

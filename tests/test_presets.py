@@ -519,6 +519,41 @@ def test_wsd_shape_by_name_and_index() -> None:
     np.testing.assert_array_equal(curves[0][~inside], curves[2][~inside])
 
 
+@pytest.mark.parametrize("index, name", list(enumerate(["linear", "cosine", "1-sqrt"])))
+def test_wsd_shape_name_is_structure(index: int, name: str) -> None:
+    # A name fixes the cooldown's shape (static: only it is computed); an index is a leaf (all three are
+    # computed and blended, so a sweep can vary it). Same values to the bit; a grid over names batches
+    # them as indices.
+    from jaxsched._config import from_config, to_config
+
+    k = jnp.asarray(np.arange(0, 1003), jnp.int32)
+    named, indexed = jaxsched.wsd(1.0, 1000, 100, decay_shape=name), jaxsched.wsd(1.0, 1000, 100, decay_shape=index)
+    cool = named.schedule.schedules[1]
+    assert cool.fixed == index and cool.shape is None and indexed.schedule.schedules[1].fixed is None
+    np.testing.assert_array_equal(np.asarray(named(k)), np.asarray(indexed(k)))
+    gn, gi = (jax.grad(lambda s: s(k).sum(), allow_int=True)(s).schedule.schedules[1] for s in (named, indexed))
+    for a, b in [(gn.init_value, gi.init_value), (gn.end_value, gi.end_value), (gn.steps, gi.steps)]:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    program = lambda s: str(jax.make_jaxpr(lambda s: s(k))(s))  # noqa: E731
+    assert len(program(named)) < 0.95 * len(program(indexed))
+    c = jaxsched.cooldown(1.0, 0.0, 50, shape=name)
+    assert c.fixed == index and from_config(to_config(c)).fixed == index
+    g = jaxsched.grid(jaxsched.wsd, peak_value=1.0, total_steps=1000, warmup_steps=100,
+                      decay_shape=[name, "linear", "1-sqrt"])
+    assert np.asarray(g.schedules.schedule.schedules[1].shape).tolist() == [index, 0, 2]
+    np.testing.assert_array_equal(np.asarray(g(k))[0], np.asarray(named(k)))
+
+
+def test_cooldown_config_needs_one_shape() -> None:
+    from jaxsched._config import from_config, to_config
+
+    cfg = to_config(jaxsched.cooldown(1.0, 0.0, 50))
+    assert cfg["schedule"]["fixed"] == 2 and cfg["schedule"]["shape"] is None
+    for bad, match in [({"fixed": None}, "one of shape"), ({"shape": 1}, "one of shape"), ({"fixed": 3}, "fixed")]:
+        with pytest.raises(ValueError, match=match):
+            from_config({**cfg, "schedule": {**cfg["schedule"], **bad}})
+
+
 def test_wsd_decay_steps_vs_fraction_and_default() -> None:
     a = jaxsched.wsd(1.0, 1000, 50, decay_steps=250, decay_shape="cosine")
     b = jaxsched.wsd(1.0, 1000, 50, decay_fraction=0.25, decay_shape="cosine")

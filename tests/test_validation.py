@@ -132,8 +132,12 @@ def test_out_of_range_values(factory: str, arg: str, value: Any) -> None:
 
 
 def test_cooldown_shape_is_a_name_or_an_index() -> None:
-    for good, k in (("linear", 0), ("Cosine", 1), ("1_sqrt", 2), (2, 2), (np.int32(1), 1)):
-        assert int(_call("cooldown", shape=good).shape) == k
+    for good, k in (("linear", 0), ("Cosine", 1), ("1_sqrt", 2)):  # a name: static (only it is computed)
+        c = _call("cooldown", shape=good)
+        assert c.fixed == k and c.shape is None
+    for good, k in ((2, 2), (np.int32(1), 1)):  # an index: a leaf
+        c = _call("cooldown", shape=good)
+        assert int(c.shape) == k and c.fixed is None
     for bad in ("square", 3, -1):
         _raises(ValueError, lambda bad=bad: _call("cooldown", shape=bad), "shape", repr(bad))
     for bad in (0.5, None, True):
