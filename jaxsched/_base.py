@@ -691,6 +691,17 @@ class Schedule:
                 changes[f.name] = tuple(x._sweepable() for x in v)
         return dataclasses.replace(self, **changes) if changes else self  # type: ignore[type-var]
 
+    def _at_zero(self, dtype: Any) -> Array:
+        """``_eval`` at the float step 0 of ``dtype``: the same value and gradients.
+
+        A warmup ramps to its schedule's value at 0. Combinators whose value at 0 is
+        one child's (``repeat``: cycle 0 at phase 0; a warmup) override this to ask
+        that child alone: ``_eval(0)`` of a ``repeat`` traces both of its paths, so
+        nesting ``warmup(repeat(...))`` would multiply the traced program by four per
+        level instead of two.
+        """
+        return self._at(jnp.zeros((), dtype))
+
     @property
     def dtype(self) -> np.dtype:
         leaves = [x for x in jax.tree_util.tree_leaves(self) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]

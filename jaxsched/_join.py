@@ -291,11 +291,20 @@ class Warmup(Schedule):
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
         local, before = split_at(self.schedule, t, self.steps, dt)
-        peak = self.schedule._eval(jnp.zeros((), dt)) if self.target is None else self.target
+        peak = self.schedule._at_zero(dt) if self.target is None else self.target
         # t / W < 1 wherever the ramp is used (t < W): no clip needed. Not t * ((peak - init) / W): the
         # quotient t / W stays bounded, so its derivative w.r.t. W does for any W > 0 (forward mode too).
         ramp = self.init_value + (peak - self.init_value) * safe_div(to_float(t, dt), self.steps)
         return jnp.where(before, ramp, self.schedule._at(local))
+
+    def _at_zero(self, dtype: Any) -> Array:
+        # _eval at 0.0: the ramp's start where steps > 0 (0 - steps < 0), else the schedule at 0; the
+        # schedule's value at 0 is traced once, for both the peak and the empty ramp.
+        dt = self.steps.dtype
+        start = self.schedule._at_zero(dt)
+        peak = start if self.target is None else self.target
+        ramp = self.init_value + (peak - self.init_value) * safe_div(jnp.zeros((), dt), self.steps)
+        return jnp.where(self.steps > 0, ramp, start)
 
 
 @pytree

@@ -287,6 +287,11 @@ class Repeat(Schedule):
             jnp.full_like(P, jnp.inf) if self.cycles is None else self.cycles,
         )
 
+    def _at_zero(self, dtype: Any) -> Array:
+        # _eval at 0.0: cycle 0 at phase 0 (frac * period = 0, decay**0 = 1 with no slope in decay, and
+        # cycles >= 1), without tracing the closed form and the exact path for it.
+        return self.schedule._at_zero(self.period.dtype)
+
     def _finish(self, i: Array, frac: Array, scale: Array | None) -> Array:
         """The value in cycle ``i`` at ``frac`` of its length, times ``scale = decay**min(i, last)``."""
         frac = jnp.clip(frac, 0.0, 1.0)

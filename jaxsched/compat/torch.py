@@ -217,7 +217,7 @@ class _Continued(Schedule):
         assert isinstance(cp, CumulativeProduct)
         dt = self.at.dtype
         prev = self.prefix._eval(jnp.maximum(self.at - 1.0, 0.0).astype(dt))
-        lam0 = cp.factor._eval(jnp.zeros((), dt))
+        lam0 = cp.factor._at_zero(dt)
         base = jnp.where(self.at >= 1.0, prev * lam0, self.child.lr)
         return base * cp._eval(t)
 
