@@ -552,6 +552,12 @@ def test_cooldown_config_needs_one_shape() -> None:
     for bad, match in [({"fixed": None}, "one of shape"), ({"shape": 1}, "one of shape"), ({"fixed": 3}, "fixed")]:
         with pytest.raises(ValueError, match=match):
             from_config({**cfg, "schedule": {**cfg["schedule"], **bad}})
+    # a config written before `fixed` existed (an index, no "fixed" key) loads as the index leaf
+    old = {k: v for k, v in cfg["schedule"].items() if k != "fixed"}
+    back = from_config({**cfg, "schedule": {**old, "shape": 1}})
+    assert back.fixed is None and int(back.shape) == 1
+    np.testing.assert_array_equal(np.asarray(back(jnp.arange(60))),
+                                  np.asarray(jaxsched.cooldown(1.0, 0.0, 50, shape="cosine")(jnp.arange(60))))
 
 
 def test_wsd_decay_steps_vs_fraction_and_default() -> None:
