@@ -594,8 +594,30 @@ def clamp(x: Array, lo: Any = None, hi: Any = None) -> Array:
 
 
 def safe_sqrt(x: Array) -> Array:
+    """``sqrt(x)`` for ``x > 0``, 0 elsewhere, with derivative 0 where ``x <= 0`` (not inf at 0)."""
     pos = x > 0
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, jnp.ones_like(x))), jnp.zeros_like(x))
+
+
+@jax.custom_jvp
+def unit_sqrt(p: Array) -> Array:
+    """``sqrt(p)`` of a progress ``p`` in ``[0, 1]`` (``progress``'s output): ``safe_sqrt``'s values there.
+
+    The derivative is ``dp / (2 sqrt(p))``, and 0 at ``p = 0`` (where ``sqrt``'s is inf),
+    as ``safe_sqrt``'s. The guard is in the JVP only: the value is one ``sqrt``, where
+    ``safe_sqrt`` adds a compare and two selects per step (a WSD grid, 1024 x 100,000
+    on one core: 28 -> 25 ms). Outside ``[0, 1]`` a negative ``p`` gives NaN: use
+    ``safe_sqrt`` where the argument is not a clipped progress.
+    """
+    return jnp.sqrt(p)
+
+
+@unit_sqrt.defjvp
+def _unit_sqrt_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
+    (p,), (dp,) = primals, tangents
+    y = unit_sqrt(p)
+    pos = p > 0
+    return y, jnp.where(pos, dp / (2.0 * jnp.where(pos, y, jnp.ones_like(y))), jnp.zeros_like(y))
 
 
 def _nodes(s: Any) -> Any:

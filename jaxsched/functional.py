@@ -19,7 +19,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from ._base import Array, clamp, safe_div, safe_pow, safe_sqrt
+from ._base import Array, clamp, safe_div, safe_pow, safe_sqrt, unit_sqrt
 
 __all__ = [
     "progress",
@@ -160,7 +160,7 @@ def polynomial(t: Array, init_value: Array, end_value: Array, steps: Array, powe
 def sqrt_decay(t: Array, init_value: Array, end_value: Array, steps: Array, power: Array | None = None) -> Array:
     """The "1-sqrt" cooldown: ``end + (init - end) * (1 - p ** power)``; ``power=None`` is 1-sqrt."""
     p = progress(t, steps)
-    q = safe_sqrt(p) if power is None else safe_pow(p, power)
+    q = unit_sqrt(p) if power is None else safe_pow(p, power)
     return end_value + (init_value - end_value) * (1.0 - q)
 
 
@@ -183,9 +183,9 @@ def cooldown(t: Array, init_value: Array, end_value: Array, steps: Array, shape:
     if isinstance(shape, int) and not isinstance(shape, bool):  # static: only that shape is computed
         if shape == 0:
             return (1.0 - p) * init_value + p * end_value
-        return end_value + (init_value - end_value) * (cosine_factor(p) if shape == 1 else 1.0 - safe_sqrt(p))
+        return end_value + (init_value - end_value) * (cosine_factor(p) if shape == 1 else 1.0 - unit_sqrt(p))
     lin = (1.0 - p) * init_value + p * end_value
-    f = jnp.where(shape == 1, cosine_factor(p), 1.0 - safe_sqrt(p))
+    f = jnp.where(shape == 1, cosine_factor(p), 1.0 - unit_sqrt(p))
     return jnp.where(shape == 0, lin, end_value + (init_value - end_value) * f)
 
 

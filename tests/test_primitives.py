@@ -671,3 +671,20 @@ def test_clamp_is_clip_as_selects() -> None:
     np.testing.assert_array_equal(np.asarray(out), np.asarray(jnp.clip(x[None], los[:, None], his[:, None])))
     assert float(jax.grad(lambda v: clamp(v, 0.0, 1.0))(jnp.float32(1.0))) == 1.0
     assert float(jax.grad(lambda v: clamp(v, 0.0, 1.0))(jnp.float32(2.0))) == 0.0
+
+
+def test_unit_sqrt_is_safe_sqrt_on_a_progress() -> None:
+    # _base.unit_sqrt (1-sqrt decays, sqrt_decay with power None): safe_sqrt's values and gradients on
+    # [0, 1], computed by one sqrt (the guard against sqrt's inf slope at 0 lives in the JVP alone).
+    from jaxsched._base import safe_sqrt, unit_sqrt
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate([[0.0, np.finfo(np.float32).tiny, 1e-30, 0.25, 1 - 2**-24, 1.0], rng.random(2000)])
+    x = jnp.asarray(p, jnp.float32)
+    for f in (unit_sqrt, jax.jit(unit_sqrt)):
+        np.testing.assert_array_equal(np.asarray(f(x)), np.asarray(safe_sqrt(x)))
+    g_unit, g_safe = (jax.vmap(jax.grad(f))(x) for f in (unit_sqrt, safe_sqrt))
+    np.testing.assert_array_equal(np.asarray(g_unit), np.asarray(g_safe))
+    assert float(g_unit[0]) == 0.0 and all_finite(g_unit)
+    assert float(jax.jvp(unit_sqrt, (jnp.float32(0.0),), (jnp.float32(1.0),))[1]) == 0.0
+    assert "select_n" not in str(jax.make_jaxpr(unit_sqrt)(x)) and "select_n" in str(jax.make_jaxpr(safe_sqrt)(x))
