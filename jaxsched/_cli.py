@@ -7,7 +7,11 @@ file's path in place of the name). Values are read as JSON (numbers, lists,
 ``true``/``false``/``null``), then as Python-style numbers (``1_000``,
 ``inf``), else as plain strings. Nothing is evaluated as code.
 
-Errors are printed as one line on stderr with a non-zero exit status.
+Errors are printed as one line on stderr. Exit status: 0 on success; 2 when
+the command line itself is malformed (an unknown command or option, a
+missing argument: argparse's convention, and ``jaxsched`` with no command);
+1 when it parses but what it names is wrong (an unknown schedule, a bad
+value, an unreadable config file); 130 on Ctrl-C.
 """
 
 from __future__ import annotations

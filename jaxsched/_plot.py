@@ -166,6 +166,8 @@ def horizon(schedule: Schedule) -> int:
     >>> jaxsched.horizon(jaxsched.warmup_cosine(1.0, total_steps=1000, warmup_steps=100))
     1000
     """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"horizon expects a schedule, got {schedule!r}")
     e = _extent(schedule)
     if not math.isfinite(e) or e <= 0:
         return 100
@@ -429,7 +431,8 @@ def plot(
       steps: an int ``N`` (steps ``0..N``), or the steps to evaluate. Default:
         ``0..horizon(schedule)``.
       ax: a matplotlib ``Axes`` to draw into; a new figure when omitted.
-      labels: legend labels of a batch (default: a grid's settings).
+      labels: legend labels of a batch (default: a grid's settings), or one
+        label for a single schedule (drawn with a legend).
       title: the axes title.
       show_phases: mark the phases of a single schedule (dotted lines at each
         boundary, labels at the top, alternate phases lightly shaded).
@@ -448,6 +451,8 @@ def plot(
     >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
     """
     _need_matplotlib()
+    if isinstance(labels, str):  # list("ab") would label two curves
+        raise TypeError(f"labels must be a sequence of strings (one per curve), got the string {labels!r}")
     batch = _batch(schedule, labels)
     default = horizon(schedule) if batch is None else max(horizon(m) for m in _members(schedule))
     x = _steps(steps, default)
@@ -456,8 +461,12 @@ def plot(
 
         _, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     if batch is None:
+        if labels is not None and len(labels) != 1:
+            raise ValueError(f"labels: a single schedule takes one label, got {labels!r}")
         y = _eval(schedule, x)
-        ax.plot(x, y, lw=1.8, color="C0")
+        ax.plot(x, y, lw=1.8, color="C0", label=None if labels is None else labels[0])
+        if labels is not None:
+            ax.legend(fontsize="small", frameon=False)
         if show_phases:
             _mark_phases(ax, phases(schedule, float(x.max())), float(x.min()))
     else:

@@ -79,6 +79,9 @@ def test_horizon() -> None:
     assert horizon(J.exponential(1.0, 0.5, 10)) == 50
     assert horizon(J.constant(1.0)) == 100
     assert horizon(J.warmup_inverse_sqrt(1.0, warmup_steps=100)) == 100 + 1000
+    for bad in ("x", None, 3):  # not a default length of 100: a TypeError naming what it got
+        with pytest.raises(TypeError, match="horizon expects a schedule"):
+            horizon(bad)
 
 
 def test_describe_against_numpy() -> None:
@@ -172,6 +175,15 @@ def test_plot_batches_and_lists(plt: Any) -> None:
     assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["c", "l"]
     with pytest.raises(ValueError, match="2 labels for 3 curves"):
         plot(b, 10, labels=["a", "b"])
+    # a single schedule takes one label (a legend), not a list it would drop
+    ax3 = plot(jaxsched.linear(1.0, 0.0, 10), 10, labels=["lr"])
+    assert [t.get_text() for t in ax3.get_legend().get_texts()] == ["lr"]
+    for bad in (["a", "b"], []):
+        with pytest.raises(ValueError, match="single schedule takes one label"):
+            plot(jaxsched.linear(1.0, 0.0, 10), 10, labels=bad)
+    for obj in (jaxsched.linear(1.0, 0.0, 10), b):
+        with pytest.raises(TypeError, match="sequence of strings"):
+            plot(obj, 10, labels="ab")
 
 
 def test_plot_bad_input(plt: Any) -> None:
