@@ -298,13 +298,9 @@ class Warmup(Schedule):
         return jnp.where(before, ramp, self.schedule._at(local))
 
     def _at_zero(self, dtype: Any) -> Array:
-        # _eval at 0.0: the ramp's start where steps > 0 (0 - steps < 0), else the schedule at 0; the
-        # schedule's value at 0 is traced once, for both the peak and the empty ramp.
-        dt = self.steps.dtype
-        start = self.schedule._at_zero(dt)
-        peak = start if self.target is None else self.target
-        ramp = self.init_value + (peak - self.init_value) * safe_div(jnp.zeros((), dt), self.steps)
-        return jnp.where(self.steps > 0, ramp, start)
+        # _eval at 0.0: the ramp's start where steps > 0 (init_value: 0 / steps of the way to the peak,
+        # with no slope in the peak or the length), else the schedule at 0.
+        return jnp.where(self.steps > 0, self.init_value, self.schedule._at_zero(self.steps.dtype))
 
 
 @pytree

@@ -153,9 +153,8 @@ def wsd(
     the default). ``decay_shape`` may be a name (structure: only that shape is
     computed; a grid over names batches them as indices) or an integer index
     (a leaf, traced too), so a sweep can vary the shape inside one compiled
-    program. The
-    cooldown length is ``decay_steps``, or ``decay_fraction * total_steps``
-    (default 0.2); give at most one.
+    program. The cooldown length is ``decay_steps``, or
+    ``decay_fraction * total_steps`` (default 0.2); give at most one.
 
     References: Hägele et al. (2024); Hu et al., MiniCPM (2024).
 
