@@ -556,11 +556,15 @@ def _family_pieces(kinds: str, c: float, mod: Any) -> list[Any]:
         "ccl" * 10,  # members 0, 1, 3, 4, ... (no progression: a constant lookup table)
         "ccl" * 14,  # the same above 32 pieces (the table gathered)
         "l" + "c" * 20,  # a family of one, then one of 20
-        "lc" + "k" * 5,  # small families (select chains)
+        "lc" + "k" * 5,  # small families: a single piece each, then a select chain of 5
+        "cclcc",  # a family of 4 (each member evaluated on its own), then a single piece
+        "c" * 5 + "l" * 4,  # families of 5 (select chain) and 4 (each member on its own)
+        "cc",  # the whole join one family of 2, each member on its own
     ],
 )
 def test_join_families_under_vmap_match_the_reference(kinds: str) -> None:
-    # Members are located by arithmetic, a select chain or a gather (jaxsched._base.pick); under vmap
+    # Members are evaluated one by one (families of up to 4) or located by arithmetic, a select chain or
+    # a gather (jaxsched._base.pick); under vmap
     # every setting must still see its own pieces, with the gradient of a plain per-setting call.
     n = len(kinds)
     bounds = [float(6 * i + i % 3) for i in range(1, n)]
