@@ -20,7 +20,6 @@ so nothing is cached.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -41,13 +40,29 @@ PIECES = (2, 4, 8, 32, 128)
 @contextlib.contextmanager
 def _lookup_only() -> Iterator[None]:
     """Joins traced inside look every family's members up, as families of 5 or more are (no member evaluated alone)."""
-    join_mod = sys.modules["jaxsched._join"]
-    old = join_mod._EACH_MAX
-    join_mod._EACH_MAX = 0
+    old = jaxsched._join._EACH_MAX
+    jaxsched._join._EACH_MAX = 0
     try:
         yield
     finally:
-        join_mod._EACH_MAX = old
+        jaxsched._join._EACH_MAX = old
+
+
+def _by_lookup(s: Any, steps: Any) -> Any:
+    """``s(steps)`` compiled with every join family looked up (a fresh jit: not the cached program of ``s``)."""
+    with _lookup_only():
+        return jax.jit(lambda s: jaxsched._base.eval_time(s, jaxsched._base.as_time(steps))).lower(s).compile()
+
+
+def _small_joins(S: int) -> dict[str, Callable[[], Any]]:
+    """Joins of 2-3 pieces of one family: where evaluating each piece and the lookup differ most."""
+    h = S // 2
+    return {
+        "onecycle (3 phases)": lambda: jaxsched.onecycle(S, 1.0),
+        "2 sgdr pieces": lambda: jaxsched.join([jaxsched.sgdr(1.0, 1000, 2.0), jaxsched.sgdr(0.5, 3000, 2.0)], [h]),
+        "2 polynomial pieces": lambda: jaxsched.join(
+            [jaxsched.polynomial(1.0, 0.1, h, 2.0), jaxsched.polynomial(0.5, 0.0, S - h, 3.0)], [h]),
+    }
 
 
 def _pieces(n: int, S: int, mixed: bool = False) -> tuple[list[Any], list[int], int]:
@@ -126,14 +141,19 @@ def run(cfg: Config) -> Section:
     ref_lo, ref_co = _compile_times(lambda: ((lambda s: s(steps)), (jaxsched.cosine(1.0, 0.0, S),)), creps)
     ref_c = median([a + b for a, b in zip(ref_lo, ref_co)])
 
-    # The 2-piece join by lookup: traced (a fresh jit of the evaluation, not the cached program of s(steps))
-    # and compiled while the lookup is forced.
+    # The 2-piece join by lookup, and small joins as the presets and users build them, each way.
     ps, bounds, _ = _pieces(2, S)
     s2 = jaxsched.join(ps, bounds)
-    with _lookup_only():
-        f2 = jax.jit(lambda s: jaxsched._base.eval_time(s, jaxsched._base.as_time(steps))).lower(s2).compile()
+    f2 = _by_lookup(s2, steps)
     thunks["lookup-2"] = lambda: f2(s2)
     err_lookup = float(jnp.max(jnp.abs(f2(s2) - jax.jit(lambda s: s(steps))(s2))))
+    small_err: dict[str, float] = {}
+    for name, make in _small_joins(S).items():
+        sj, fe = make(), jax.jit(lambda s: s(steps))
+        fl = _by_lookup(sj, steps)
+        thunks[f"each:{name}"] = lambda fe=fe, sj=sj: fe(sj)
+        thunks[f"lookup:{name}"] = lambda fl=fl, sj=sj: fl(sj)
+        small_err[name] = float(jnp.max(jnp.abs(fe(sj) - fl(sj))))
 
     ps, bounds, _ = _pieces(max(PIECES), S, mixed=True)
     sm = jaxsched.join(ps, bounds)
@@ -189,6 +209,13 @@ def run(cfg: Config) -> Section:
               f"module docstring): {lookup / S * 1e9:.2f} ns/elem ({fmt_med(times['lookup-2'])}), {lookup / base:.2f}x "
               f"the 2-piece join as it runs (each piece evaluated on its own); {max(PIECES)} pieces / 2 pieces by "
               f"lookup: {median(times[f'jaxsched-{max(PIECES)}']) / lookup:.2f}x; max abs diff {err_lookup:.1e}.",
-              "", f"Mixed join of {max(PIECES)} pieces (cosine and linear alternating, two families): "
+              "", "Small joins, each piece on its own (as they run) against the lookup (forced):", ""]
+    lines += table(
+        ["join", "each piece: ns/elem", "by lookup: ns/elem", "lookup / each", "max abs diff"],
+        [[name, f"{median(times[f'each:{name}']) / S * 1e9:.2f}", f"{median(times[f'lookup:{name}']) / S * 1e9:.2f}",
+          f"{median(times[f'lookup:{name}']) / median(times[f'each:{name}']):.2f}x", f"{err:.1e}"]
+         for name, err in small_err.items()],
+    )
+    lines += ["", f"Mixed join of {max(PIECES)} pieces (cosine and linear alternating, two families): "
               f"{mixed / S * 1e9:.2f} ns/elem ({mixed / base:.2f}x the 2-piece join)."]
     return Section(NAME, TITLE, lines, checks)

@@ -180,13 +180,11 @@ def cooldown(t: Array, init_value: Array, end_value: Array, steps: Array, shape:
     [1.0, 0.5, 0.0]
     """
     p = progress(t, steps)
+    linear = lambda: (1.0 - p) * init_value + p * end_value  # noqa: E731
+    blend = lambda f: end_value + (init_value - end_value) * f  # noqa: E731
     if isinstance(shape, int) and not isinstance(shape, bool):  # static: only that shape is computed
-        if shape == 0:
-            return (1.0 - p) * init_value + p * end_value
-        return end_value + (init_value - end_value) * (cosine_factor(p) if shape == 1 else 1.0 - unit_sqrt(p))
-    lin = (1.0 - p) * init_value + p * end_value
-    f = jnp.where(shape == 1, cosine_factor(p), 1.0 - unit_sqrt(p))
-    return jnp.where(shape == 0, lin, end_value + (init_value - end_value) * f)
+        return linear() if shape == 0 else blend(cosine_factor(p) if shape == 1 else 1.0 - unit_sqrt(p))
+    return jnp.where(shape == 0, linear(), blend(jnp.where(shape == 1, cosine_factor(p), 1.0 - unit_sqrt(p))))
 
 
 def exponential(
