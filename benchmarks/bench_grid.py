@@ -170,16 +170,28 @@ def _fused(kind: str, S: int, steps: jax.Array, kernel: str = "jnp") -> Callable
 def _bare(S: int, steps: jax.Array, warmup: bool) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """The least arithmetic a float32 warmup-cosine (or, without ``warmup``, its cosine alone) can do.
 
-    jaxsched's polynomial ``sin(pi y)`` in the form ``1/2 - sin(pi y) / 2`` on the whole phase: no
-    clipping, no exact local step (``t - w`` in float32, exact below 2**24 only), no relative precision
-    near the end (the value may be off by 6e-8 of the peak there, or slightly negative). Not a schedule to
-    ship: a floor for what any accurate kernel costs on this machine, next to the trivial write.
+    One polynomial ``sin(pi y)`` on the half period ``|y| <= 1/2`` (five terms, from
+    ``scripts/fastmath_coefficients.py``), in the form ``1/2 - sin(pi y) / 2`` on the whole phase: no
+    select between quarters, no clipping, no exact local step (``t - w`` in float32, exact below 2**24
+    only), no relative precision near the end (the value may be off by 6e-8 of the peak there, or
+    slightly negative). Not a schedule to ship: a floor for what any accurate kernel costs on this
+    machine, next to the trivial write.
     """
     t = steps.astype(jnp.float32)
-    lib = getattr(jaxsched.functional, "_sin_pi", None)  # jaxsched's polynomial; jnp.sin in an older jaxsched
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
+    sys.path.insert(0, script)
+    try:
+        from fastmath_coefficients import sinpi_coefficients
+    finally:
+        sys.path.remove(script)
+    c = tuple(float(v) for v in sinpi_coefficients())
 
     def sin_pi(y: jax.Array) -> jax.Array:
-        return jnp.sin(np.float32(np.pi) * y) if lib is None else lib(y)
+        z = y * y
+        p = c[-1] * z + c[-2]
+        for k in reversed(c[:-2]):
+            p = p * z + k
+        return y * p
 
     def bare(p: jax.Array, w: jax.Array) -> jax.Array:
         x = t - w if warmup else t
@@ -541,8 +553,9 @@ def run(cfg: Config) -> Section:
                     f"**How close an accurate kernel can get** (informational; warmup_cosine at G = {G}, the same "
                     "interleaved repeats as the table above): the trivial write sets the floor, and arithmetic "
                     "comes on top of it. The least a warmup-cosine can compute (`_bare` in `bench_grid.py`: "
-                    "jaxsched's cosine polynomial in its shortest form, with no clipping, no exact local step and "
-                    "no relative precision near the end; max. abs. difference to jaxsched "
+                    "one polynomial of sin(pi y) on the half period, five terms, with no select between quarters, no "
+                    "clipping, no exact local step and no relative precision near the end; max. abs. difference to "
+                    "jaxsched "
                     f"{err_bare:.1e} of the peak) takes {fmt_med(times['bare-warmup-cosine'])}, "
                     f"{fmt_num(floor['bare-warmup-cosine'])}x the write; its cosine alone, without the warmup's "
                     f"select, {fmt_med(times['bare-cosine'])}, {fmt_num(floor['bare-cosine'])}x; jaxsched "

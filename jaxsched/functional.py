@@ -15,9 +15,11 @@ traced hyperparameters.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._base import Array, clamp, safe_div, safe_pow, safe_sqrt, unit_sqrt
 
@@ -85,54 +87,108 @@ def progress(t: Array, steps: Array) -> Array:
     return jnp.where(inside, _unit_ratio(t, den), jnp.ones(jnp.broadcast_shapes(t.shape, den.shape), t.dtype))
 
 
-# sin(pi y) = y * sum_k c_k y**(2k), |y| <= 1/2: interpolated at Chebyshev points by
-# scripts/fastmath_coefficients.py (relative error ~7e-9 in float64, below float32's rounding;
-# two terms fewer than the Taylor series with the same float32 error).
-_SIN_PI = (
-    3.1415926399603924,
-    -5.167710074247084,
-    2.55007738730258,
-    -0.5982905471203326,
-    0.07765632317301617,
+# sin(pi y) = y * sum_k c_k y**(2k), |y| <= 1/4: interpolated at Chebyshev points by
+# scripts/fastmath_coefficients.py (relative error ~3e-9 in float64, below float32's rounding).
+_SIN_PI4 = (
+    3.141592643737863,
+    -5.167707801600477,
+    2.5497663655717555,
+    -0.5890697851090452,
 )
 
 
-def _sin_pi(y: Array) -> Array:
-    """``sin(pi y)`` for float32 ``|y| <= 1/2``: ``y`` times ``_SIN_PI`` in ``y**2`` by Horner's rule.
+def _sin_pi4(y: Array) -> Array:
+    """``sin(pi y)`` for float32 ``|y| <= 1/4``: ``y`` times ``_SIN_PI4`` in ``y**2`` by Horner's rule.
 
     Horner, not Estrin: the cosine loops are bound by throughput, not latency (DESIGN.md).
     """
     z = y * y
-    p = _SIN_PI[-1] * z + _SIN_PI[-2]
-    for c in reversed(_SIN_PI[:-2]):
+    p = _SIN_PI4[-1] * z + _SIN_PI4[-2]
+    for c in reversed(_SIN_PI4[:-2]):
         p = p * z + c
     return y * p
+
+
+def _quarters(y: Array, tail: Array) -> Array:
+    """``sin(pi y)**2`` in the tail, ``1 - sin(pi y)**2`` (``cos(pi y)**2``) before it; ``0 <= y <= 1/4``."""
+    s = _sin_pi4(y)
+    q = s * s
+    return jnp.where(tail, q, 1.0 - q)
 
 
 def cosine_factor(frac: Array) -> Array:
     """``(1 + cos(pi * frac)) / 2`` for ``frac`` in ``[0, 1]``: 1 at 0, 0 at 1.
 
-    In float32 this is an odd polynomial in ``y = frac - 1/2``
-    (``cos(pi frac) = -sin(pi y)``), evaluated by Horner's rule: XLA's ``cos``
-    is not vectorised on CPU and costs several times the polynomial (five
-    terms, fitted by ``scripts/fastmath_coefficients.py``). The maximum
-    error against float64 is about 1.3e-7, as ``jnp.cos`` in float32
+    The factor is ``cos(pi y)**2`` with ``y = frac / 2``. In float32 it is
+    computed on quarter periods: ``1 - sin(pi y)**2`` up to the midpoint and
+    ``sin(pi u)**2`` with ``u = (1 - frac) / 2`` (exact) past it, with one odd
+    polynomial for ``sin(pi y)`` on ``|y| <= 1/4`` (four terms, fitted by
+    ``scripts/fastmath_coefficients.py``) evaluated by Horner's rule: XLA's
+    ``cos`` is not vectorised on CPU and costs several times the polynomial.
+    The maximum error against float64 is about 1.6e-7
     (``tests/test_fastmath.py`` checks 2e-7 over the whole range, and within
-    2e-7 of the peak at every step of cosine schedules). Wider dtypes use
-    ``jnp.cos``.
-
-    Past the midpoint the factor is computed as ``sin(pi u) ** 2`` with
-    ``u = (1 - frac) / 2`` (exact there), so it keeps its *relative* precision
-    as it approaches 0: ``1/2 - sin(pi y) / 2`` cancels near the end, which a
-    fractional ``exponent`` would amplify (``c ** 0.1`` off by 0.1 in float32).
+    2e-7 of the peak at every step of cosine schedules). Past the midpoint the
+    factor keeps its *relative* precision as it approaches 0 (a fractional
+    ``exponent`` would amplify an absolute error there: ``c ** 0.1`` off by 0.1
+    in float32 from ``1/2 + cos(pi frac) / 2``). Wider dtypes use ``jnp.cos``.
     """
     frac = jnp.asarray(frac)
     tail = frac > 0.5
     u = 0.5 * (1.0 - frac)
     if frac.dtype != jnp.float32:
         return jnp.where(tail, jnp.square(jnp.sin(jnp.pi * u)), 0.5 * (1.0 + jnp.cos(jnp.pi * frac)))
-    s = _sin_pi(jnp.where(tail, u, frac - 0.5))  # |y| <= 1/2: one polynomial serves both halves
-    return jnp.where(tail, s * s, 0.5 - 0.5 * s)
+    return _quarters(jnp.where(tail, u, 0.5 * frac), tail)
+
+
+@jax.custom_jvp
+def _quarter_arg(t: Array, steps: Array) -> tuple[Array, Array]:
+    """``(y, tail)``: ``(1 + cos(pi p)) / 2`` is ``cos(pi y)**2``, in the tail ``sin(pi y)**2``.
+
+    ``p = clip(t / steps, 0, 1)``.
+
+    ``y = t h`` up to the midpoint and ``s h - t h`` past it, ``h = 1 / (2 steps)``
+    and ``s h`` per setting: the product ``t h`` is shared, and ``y`` is exactly
+    0 at ``t = steps`` (the same product) and at ``t = 0``. ``y`` is clipped at 0
+    (before the start, after the end). Lengths below the smallest normal float
+    count as empty (the tail from the start: ``y = 0``, the factor 0). The
+    derivative is ``h (dt - 2 y dsteps)`` up to the midpoint and
+    ``-h (dt - (1 - 2 y) dsteps)`` past it, finite for any length (JAX's own
+    would square ``1 / steps``, which overflows below ~1e-19).
+    """
+    ok = steps >= jnp.finfo(t.dtype).tiny
+    h = jnp.where(ok, 0.5 * jnp.reciprocal(jnp.where(ok, steps, jnp.ones_like(steps))), jnp.zeros_like(steps))
+    end = jnp.where(h > 0, steps * h, jnp.zeros_like(steps))  # ~1/2; 0 for an empty or infinite phase
+    tail = t > jnp.where(ok, 0.5 * steps, jnp.full_like(steps, -jnp.inf))
+    a = t * h
+    return clamp(jnp.where(tail, end - a, a), 0.0), tail
+
+
+@_quarter_arg.defjvp
+def _quarter_arg_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Any, Any]:
+    t, steps = primals
+    dt, dsteps = tangents
+    y, tail = _quarter_arg(t, steps)
+    ok = steps >= jnp.finfo(t.dtype).tiny
+    h = jnp.where(ok, 0.5 * jnp.reciprocal(jnp.where(ok, steps, jnp.ones_like(steps))), jnp.zeros_like(steps))
+    moving = y > 0  # clipped (before the start, after the end) or empty: no slope
+    g = jnp.where(tail, 1.0 - 2.0 * y, 2.0 * y)  # t / steps, in [0, 1] where moving
+    dy = jnp.where(tail, -h, h) * (dt - g * dsteps)
+    return (y, tail), (jnp.where(moving, dy, jnp.zeros_like(dy)), np.zeros(np.shape(tail), jax.dtypes.float0))
+
+
+def _cosine_of(t: Array, steps: Array) -> Array:
+    """``cosine_factor(progress(t, steps))`` from the step and the length, without the progress.
+
+    In float32 the quarter's argument comes straight from ``t`` (:func:`_quarter_arg`):
+    no clipped progress, no ``1 - p``, 4 operations per step fewer than the
+    composition (``jaxsched/DESIGN.md``). Other dtypes compose the two.
+    """
+    t = jnp.asarray(t)
+    steps = jnp.asarray(steps, t.dtype)
+    if t.dtype != jnp.float32:
+        return cosine_factor(progress(t, steps))
+    y, tail = _quarter_arg(t, steps)
+    return _quarters(y, tail)
 
 
 def linear(t: Array, init_value: Array, end_value: Array, steps: Array) -> Array:
@@ -146,7 +202,7 @@ def cosine(t: Array, init_value: Array, end_value: Array, steps: Array, exponent
 
     ``exponent=None`` is the plain cosine (no power is computed).
     """
-    c = cosine_factor(progress(t, steps))
+    c = _cosine_of(t, steps)
     if exponent is not None:
         c = safe_pow(c, exponent)
     return end_value + (init_value - end_value) * c

@@ -137,9 +137,50 @@ def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end:
     assert np.abs(wc - want).max() <= 2e-7 * peak
 
 
+@pytest.mark.parametrize("length", [1.0, 3.0, 7.0, 999.0, 12345.5, 100_000.0, 2.0**24])
+def test_cosine_from_the_step_within_2e7_and_exact_at_both_ends(length: float) -> None:
+    # functional.cosine forms no progress (_quarter_arg): its factor must still be the factor of
+    # clip(t / L, 0, 1) within the bound, exactly 1 up to the start and 0 from the end on.
+    from jaxsched import functional as F
+
+    L = np.float32(length)
+    t = np.concatenate([
+        np.float32([-1e6, -3.0, -0.5, 0.0]),
+        np.linspace(0.0, L, 100_001, dtype=np.float32),
+        np.nextafter(L, np.float32([0.0, 2.0 * L])),
+        np.nextafter(L / 2, np.float32([0.0, L])),
+        np.float32([L / 2, L, L + 0.5, L + 3.0, 4.0 * L]),
+    ])
+    out = np.asarray(jax.jit(F.cosine)(jnp.asarray(t), 1.0, 0.0, jnp.asarray(L)), np.float64)
+    ref = _factor64(np.clip(t.astype(np.float64) / np.float64(L), 0.0, 1.0))
+    assert np.abs(out - ref).max() <= 2e-7
+    assert np.all(out[t <= 0] == 1.0) and np.all(out[t >= L] == 0.0)
+    # A step or more before the end, the factor is not yet 0 (within a rounding of the end, t h and
+    # L h may be the same float: so was the progress t * (1 / L) before).
+    assert np.all(out[(t > 0) & (t <= L - 1)] > 0.0)
+
+
+def test_cosine_from_the_step_has_the_factors_derivative() -> None:
+    from jaxsched import functional as F
+
+    L = 100.0
+    t = np.float32([0.5, 10.0, 49.0, 50.0, 51.0, 90.0, 99.5])
+    grad = jax.vmap(jax.grad(lambda t, L: F.cosine(t, 1.0, 0.0, L), argnums=(0, 1)), in_axes=(0, None))
+    dt, dL = (np.asarray(g, np.float64) for g in grad(jnp.asarray(t), jnp.float32(L)))
+    slope = -0.5 * np.pi * np.sin(np.pi * t / L)  # d/dp of (1 + cos(pi p)) / 2
+    np.testing.assert_allclose(dt, slope / L, rtol=2e-5)
+    np.testing.assert_allclose(dL, -slope * t / L**2, rtol=2e-5)
+    # before the start, from the end on, and on an empty phase: no slope
+    out = np.float32([-2.0, 0.0, L, L + 1.0, 1e9])
+    dt, dL = grad(jnp.asarray(out), jnp.float32(L))
+    assert not np.any(np.asarray(dt)) and not np.any(np.asarray(dL))
+    dt, dL = grad(jnp.asarray(t), jnp.float32(0.0))
+    assert not np.any(np.asarray(dt)) and not np.any(np.asarray(dL))
+
+
 @pytest.mark.parametrize("name, where, lo, hi", [
     ("log1p", "jaxsched._fastmath._LOG1P", math.sqrt(0.5) - 1, math.sqrt(2) - 1),
-    ("sinpi", "jaxsched.functional._SIN_PI", 0.0, 0.25),
+    ("sinpi4", "jaxsched.functional._SIN_PI4", 0.0, 1 / 16),
 ])
 def test_coefficients_are_the_scripts(name: str, where: str, lo: float, hi: float) -> None:
     # The polynomials in the package are the ones scripts/fastmath_coefficients.py fits (no hand-edited digits).
