@@ -124,29 +124,35 @@ def _setup(kind: str, G: int, S: int, steps: jax.Array) -> _Setup:
 # ----------------------------------------------------------------------------- hand-fused formulas
 
 
-def _cos_factor(kernel: str) -> Callable[[jax.Array], jax.Array]:
-    """``(1 + cos(pi x)) / 2``: with ``jnp.cos`` ("jnp") or with jaxsched's own kernel ("lib")."""
-    lib = getattr(jaxsched.functional, "cosine_factor", None)
-    if kernel == "lib" and lib is not None:
-        return lib
+def _cosine(kernel: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``(1 + cos(pi p)) / 2`` of a local step ``x`` and a length ``L``, ``p = clip(x / L, 0, 1)``.
+
+    "jnp": ``jnp.cos`` of the progress (what one writes by hand). "lib": jaxsched's own kernel,
+    ``jaxsched.functional.cosine`` from the step (no progress formed; see ``jaxsched/DESIGN.md``), or
+    ``cosine_factor`` of the progress in a jaxsched that has no such ``cosine``.
+    """
+    F = jaxsched.functional
+    if kernel == "lib" and hasattr(F, "_quarter_arg"):
+        return lambda x, L: F.cosine(x, 1.0, 0.0, L)
+    cf = getattr(F, "cosine_factor", None) if kernel == "lib" else None
     pi = np.float32(np.pi)
-    return lambda x: 0.5 * (1.0 + jnp.cos(pi * x))
+    if cf is None:
+        cf = lambda p: 0.5 * (1.0 + jnp.cos(pi * p))  # noqa: E731
+    return lambda x, L: cf(jnp.clip(x * (1.0 / L), 0.0, 1.0))
 
 
 def _fused(kind: str, S: int, steps: jax.Array, kernel: str = "jnp") -> Callable[[jax.Array, jax.Array], jax.Array]:
     """``jit(vmap(formula))`` over (peak, second) vectors, written by hand for this configuration.
 
-    ``kernel`` picks the cosine: "jnp" is ``jnp.cos`` (what one writes by hand), "lib" is
-    ``jaxsched.functional.cosine_factor`` (the same arithmetic kernel jaxsched uses, so the
-    difference to jaxsched is the cost of its abstractions alone).
+    ``kernel`` picks the cosine (:func:`_cosine`): "jnp" is ``jnp.cos`` (what one writes by hand),
+    "lib" is jaxsched's own kernel (the same arithmetic jaxsched uses, so the difference to jaxsched
+    is the cost of its abstractions alone: the exact local step, the ramp's form, the join).
     """
     t = steps.astype(jnp.float32)
-    cf = _cos_factor(kernel)
+    cos = _cosine(kernel)
 
     def warmup_cosine(p: jax.Array, w: jax.Array) -> jax.Array:
-        rw, rd = 1.0 / w, 1.0 / (S - w)
-        frac = jnp.clip((t - w) * rd, 0.0, 1.0)
-        return jnp.where(t < w, (p * rw) * t, p * cf(frac))
+        return jnp.where(t < w, (p * (1.0 / w)) * t, p * cos(t - w, S - w))
 
     def wsd(p: jax.Array, w: jax.Array) -> jax.Array:
         d = np.float32(WSD_FRACTION * S)
@@ -160,8 +166,7 @@ def _fused(kind: str, S: int, steps: jax.Array, kernel: str = "jnp") -> Callable
         start = period * (m - 1.0)
         m = jnp.where(t < start, 0.5 * m, jnp.where(t >= start + period * m, 2.0 * m, m))  # rounding fix-up
         start = period * (m - 1.0)
-        frac = (t - start) / (period * m)
-        return p * cf(frac)
+        return p * cos(t - start, period * m)
 
     fn = {"warmup_cosine": warmup_cosine, "wsd": wsd, "sgdr": sgdr}[kind]
     return jax.jit(jax.vmap(fn))
@@ -471,7 +476,8 @@ def run(cfg: Config) -> Section:
         f"optax-eager from {eager_cap} settings per repeat, torch from {torch_steps:,} steps per repeat. "
         "Hand-fused is timed twice where a cosine is involved: with `jnp.cos` (what one writes by hand; "
         "XLA:CPU does not vectorise it) and with jaxsched's own cosine kernel "
-        "(`jaxsched.functional.cosine_factor`), which isolates the cost of jaxsched's abstractions. "
+        "(`jaxsched.functional.cosine` of the local step and the length), which isolates the cost of "
+        "jaxsched's abstractions. "
         "Targets compare against the faster of the two.",
         "",
     ]
