@@ -263,6 +263,12 @@ def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
     if isinstance(t, Pair):
         bk, br, fits = _int_split(boundaries.astype(t.r.dtype), t.k.dtype)
         br = jnp.where(fits, br, jnp.where(boundaries > 0, 2.0, -1.0))  # beyond the int range: never / always
+        if jnp.ndim(t.r) == 0:
+            # One offset for every step (an integer step shifted by a setting's start): k + r >= b iff
+            # k > floor(b) - (r >= b - floor(b)), one integer key per boundary and one compare per step
+            # instead of four operations. floor(b) is clipped to at least -INT_MAX: the - 1 cannot wrap.
+            keys = bk - (t.r >= br).astype(bk.dtype)
+            return _count(lambda j: t.k > _key(keys, j), n, t.shape)
 
         def ge(j: Any) -> Array:
             kj, rj = _key(bk, j), _key(br, j)

@@ -631,14 +631,31 @@ def test_boundary_count_matches_searchsorted(n: int) -> None:
         np.testing.assert_array_equal(count(k, bj), np.searchsorted(b.astype(np.float64), np.asarray(k), side="right"))
         kf = k.astype(jnp.float32) + 0.5
         np.testing.assert_array_equal(count(kf, bj), np.searchsorted(b, np.asarray(kf), side="right"))
-        pair = Pair(k, jnp.full(k.shape, 0.25, jnp.float32), k)
-        np.testing.assert_array_equal(
-            passed(pair, bj, jnp.float32), np.searchsorted(b.astype(np.float64), np.asarray(k) + 0.25, side="right")
-        )
+        for r in (0.0, 0.25, 0.75):
+            want = np.searchsorted(b.astype(np.float64), np.asarray(k) + r, side="right")
+            pair = Pair(k, jnp.full(k.shape, r, jnp.float32), k)  # an offset per step
+            np.testing.assert_array_equal(passed(pair, bj, jnp.float32), want)
+            one = Pair(k, jnp.float32(r), k)  # one offset for all steps: one integer key per boundary
+            np.testing.assert_array_equal(passed(one, bj, jnp.float32), want)
     # Unsorted traced boundaries: not a count any more, but a valid piece index.
     shuffled = jnp.asarray(rng.permutation(np.arange(n, dtype=np.float32) * 3.0))
     idx = jax.jit(lambda t, b: passed(t, b, jnp.float32))(k, shuffled)
     assert int(jnp.min(idx)) >= 0 and int(jnp.max(idx)) <= n
+
+
+def test_boundary_count_with_one_offset_matches_an_offset_per_step_at_the_int_range() -> None:
+    # passed() folds a scalar pair offset into integer keys (floor(b) - (r >= frac(b))); at boundaries
+    # beyond the int range, at the range's ends and at its rounding edge it must count as the general form.
+    from jaxsched._base import Pair, passed
+
+    top = 2**31 - 1
+    b = jnp.asarray([-3e9, -(2.0**31), -5.5, 0.0, 0.25, 2.0**30 + 0.5, 2.0**31 - 256, 2.0**31 - 128, 2.0**31, 3e9])
+    k = jnp.asarray(np.r_[np.arange(-10, 10), 2**30 - 2 + np.arange(5), top - 300 + np.arange(301),
+                          -(2**31) + np.arange(3)].astype(np.int32))
+    for r in (0.0, 0.25, 0.5, 0.999):
+        general = passed(Pair(k, jnp.full(k.shape, r, jnp.float32), k), b, jnp.float32)
+        one = jax.jit(lambda r: passed(Pair(k, r, k), b, jnp.float32))(jnp.float32(r))
+        np.testing.assert_array_equal(np.asarray(one), np.asarray(general))
 
 
 def test_large_family_local_steps_with_fractional_boundaries() -> None:
