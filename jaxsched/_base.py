@@ -776,6 +776,12 @@ class Schedule:
 
         return reciprocal_scale(self, other)
 
+    def __rtruediv__(self, other: Any) -> Schedule:
+        raise TypeError(
+            f"dividing by a schedule is not supported ({other!r} / {type(self).__name__}); "
+            "multiply by a schedule of reciprocals instead"
+        )
+
     def __repr__(self) -> str:
         parts = []
         for f in dataclasses.fields(self):  # type: ignore[arg-type]

@@ -229,6 +229,7 @@ def test_arithmetic_validation() -> None:
     _raises(ValueError, lambda: s / 0, "divisor", "0")
     _raises(ValueError, lambda: s / 0.0, "divisor", "0.0")
     _raises(TypeError, lambda: s / s, "dividing by a schedule")
+    _raises(TypeError, lambda: 3.0 / s, "dividing by a schedule is not supported (3.0 / ")
     _raises(ValueError, lambda: s + math.nan, "operand", "nan")
     _raises(ValueError, lambda: math.inf * s, "operand", "inf")
     _raises(TypeError, lambda: s * "2", "operand", "'2'")
