@@ -151,6 +151,14 @@ class Exponential(Schedule):
         x = to_float(t, self.init_value.dtype)
         return F.exponential(x, self.init_value, self.decay_rate, self.decay_steps, self.staircase, self.end_value)
 
+    def _sweepable(self) -> Schedule:
+        if self.end_value is not None:
+            return self
+        # No bound: a floor of -inf where the rate decays, a ceiling of +inf where it grows.
+        inf = jnp.full_like(self.init_value, jnp.inf)
+        end = jnp.where(self.decay_rate < 1, -inf, inf)
+        return Exponential(self.init_value, self.decay_rate, self.decay_steps, end, self.staircase)
+
 
 @pytree
 class InverseSqrt(Schedule):

@@ -145,13 +145,16 @@ def test_stack() -> None:
 
 def test_none_options_and_numbers_stack_together() -> None:
     # None options (no power, no decay, no cycle limit) are structure; beside a number they become leaves
-    # (1, 1, inf, 1/2) so the schedules stack, with each one's own values.
+    # (1, 1, inf, 1/2, an unbounded exponential's -inf floor or +inf ceiling) so the schedules stack, with
+    # each one's own values.
     k = jnp.arange(0, 200, 7)
     groups = [
         [jaxsched.sgdr(1.0, 10, 2.0), jaxsched.sgdr(1.0, 10, 2.0, decay=0.5), jaxsched.sgdr(2.0, 12, cycles=3)],
         [jaxsched.cosine(1.0, 0.0, 50), jaxsched.cosine(1.0, 0.0, 50, exponent=2.0)],
         [jaxsched.sqrt_decay(1.0, 0.0, 90), jaxsched.sqrt_decay(1.0, 0.0, 90, power=2.0)],
         [jaxsched.warmup(jaxsched.cosine(1.0, 0.0, 50), 5), jaxsched.warmup(jaxsched.cosine(1.0, 0.0, 50, 0.5), 5)],
+        [jaxsched.exponential(1.0, 0.9, 10), jaxsched.exponential(1.0, 0.9, 10, end_value=0.5),
+         jaxsched.exponential(1.0, 1.5, 10), jaxsched.exponential(1.0, 1.5, 10, end_value=3.0)],
     ]
     for scheds in groups:
         got = np.asarray(jax.vmap(lambda s: s(k))(jaxsched.stack(scheds)))
