@@ -181,12 +181,27 @@ def register(
         loaded schedule is inconsistent (say, boundaries of the wrong length).
       bounds: lower bounds of leaves, ``{"steps": ">= 0", "period": "> 0"}``:
         the ranges the class's factory accepts, so that a config naming the
-        class directly is held to them too.
+        class directly is held to them too. Default: the class attribute
+        ``_config_bounds`` if it has one (as the ``jaxsched.compat`` classes do).
 
-    >>> import jaxsched
+    Registering a class again replaces its entry: options not given again are
+    dropped (so this example registers a class of its own, not a core one).
+
+    >>> import jax, jax.numpy as jnp, jaxsched
+    >>> from jaxsched._base import pytree
     >>> from jaxsched._config import register
-    >>> register(jaxsched.Cosine) is jaxsched.Cosine
-    True
+    >>> @register(name="example.Halving", bounds={"every": "> 0"})
+    ... @pytree
+    ... class Halving(jaxsched.Schedule):
+    ...     value: jax.Array
+    ...     every: jax.Array
+    ...     def _eval(self, t):
+    ...         return self.value * 0.5 ** jnp.floor(t.astype(self.value.dtype) / self.every)
+    >>> cfg = jaxsched.to_config(Halving(jnp.float32(1.0), jnp.float32(10.0)))
+    >>> cfg["schedule"]
+    {'type': 'example.Halving', 'value': 1.0, 'every': 10.0}
+    >>> jaxsched.from_config(cfg)(25).item()
+    0.25
     """
 
     def do(c: type) -> type:
@@ -212,11 +227,12 @@ def register(
                 _Field(f.name, kind, optional or (has_default and default is None), not has_default, default, need)
             )
         names = {f.name for f in fields}
+        bnds = bounds if bounds is not None else getattr(c, "_config_bounds", None)
         for group, what in (
             (int_fields, "int_fields"),
             (inf_fields, "inf_fields"),
             ((choices or {}).keys(), "choices"),
-            ((bounds or {}).keys(), "bounds"),
+            ((bnds or {}).keys(), "bounds"),
         ):
             for fld in group:
                 if fld not in names:
@@ -231,7 +247,7 @@ def register(
             frozenset(inf_fields),
             {k: tuple(v) for k, v in (choices or {}).items()},
             check,
-            {k: _parse_bound(k, v) for k, v in (bounds or {}).items()},
+            {k: _parse_bound(k, v) for k, v in (bnds or {}).items()},
         )
         old_cls = _BY_CLASS.get(c)
         if old_cls is not None and old_cls.name != nm:

@@ -944,3 +944,68 @@ def test_recipes_run(i: int, capsys: pytest.CaptureFixture[str]) -> None:
     with jax.numpy_dtype_promotion("standard"):  # snippets are user code, under default promotion
         exec(compile(code, f"docs/recipes.md[block {i}]", "exec"), {"__name__": "recipe"})
     capsys.readouterr()
+
+
+# ----------------------------------------------------------------------------- compat classes in configs
+
+# A compat class named in a config is held to the ranges its factories check (``_config_bounds``):
+# (module, factory, class, field, bound, an out-of-range value).
+COMPAT_OUT_OF_RANGE = [
+    ("keras", lambda m: m.InverseTimeDecay(1.0, 10, 0.5), "InverseTime", "decay_rate", ">= 0", -0.5),
+    ("keras", lambda m: m.InverseTimeDecay(1.0, 10, 0.5), "InverseTime", "decay_steps", "> 0", 0.0),
+    ("keras", lambda m: m.PolynomialDecay(1.0, 10, power=2.0, cycle=True), "PolynomialCycle", "steps", "> 0", 0.0),
+    ("keras", lambda m: m.PolynomialDecay(1.0, 10, power=2.0, cycle=True), "PolynomialCycle", "power", ">= 0", -1.0),
+    ("optax", lambda m: m.linear_schedule(1.0, 0.0, 10, transition_begin=5), "Delayed", "begin", ">= 0", -1.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, k_decay=2.0), "KDecayCosine", "steps", "> 0", 0.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, k_decay=2.0), "KDecayCosine", "k_decay", ">= 0", -1.0),
+    ("timm", lambda m: m.PolyLRScheduler(1.0, 10, k_decay=2.0), "KDecayPolynomial", "steps", "> 0", 0.0),
+    ("timm", lambda m: m.PolyLRScheduler(1.0, 10, k_decay=2.0), "KDecayPolynomial", "power", ">= 0", -0.5),
+    ("timm", lambda m: m.PolyLRScheduler(1.0, 10, k_decay=2.0), "KDecayPolynomial", "k_decay", ">= 0", -1.0),
+    ("timm", lambda m: m.TanhLRScheduler(1.0, 10), "TanhDecay", "steps", "> 0", 0.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, warmup_t=2), "TimmWarmup", "steps", ">= 0", -2.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", "lo", ">= 0", -1.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", "hi", ">= 0", -1.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", "pct", "> 0", 0.0),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", "std", ">= 0", -1.0),
+    ("torch", lambda m: m.CyclicLR(0.0, 1.0, step_size_up=2, scale_fn=jaxsched.constant(0.5)), "_CycleScale",
+     "period", "> 0", 0.0),
+    ("torch", lambda m: m.SequentialLR([m.ConstantLR(1.0, 0.5, 2), m.MultiplicativeLR(1.0, jaxsched.constant(0.9),
+                                        max_steps=8)], [3]), "_Continued", "at", ">= 0", -1.0),
+    ("transformers", lambda m: m.get_cosine_schedule_with_warmup(1.0, 10, 110), "CosineWave", "steps", "> 0", 0.0),
+]
+
+
+def _node_of_type(node: Any, name: str) -> Any:
+    """The first schedule node of config type ``name`` in ``node``, depth first (None if there is none)."""
+    kids = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    if isinstance(node, dict) and node.get("type") == name:
+        return node
+    return next((n for n in (_node_of_type(k, name) for k in kids) if n is not None), None)
+
+
+@pytest.mark.parametrize(
+    "mod,factory,cls,field,bound,bad", COMPAT_OUT_OF_RANGE, ids=[f"{c[2]}.{c[3]}" for c in COMPAT_OUT_OF_RANGE]
+)
+def test_a_config_naming_a_compat_class_is_held_to_its_factorys_ranges(
+    mod: str, factory: Any, cls: str, field: str, bound: str, bad: float
+) -> None:
+    s = factory(pytest.importorskip(f"jaxsched.compat.{mod}"))
+    cfg = to_config(s)
+    assert_same(s, from_config(copy.deepcopy(cfg)))  # in range, it loads as it was
+    node = _node_of_type(cfg["schedule"], f"compat.{mod}.{cls}")
+    assert node is not None and field in node, (cls, field)
+    node[field] = bad
+    with pytest.raises(ValueError, match=rf"\.{field} must be {bound}, got {bad}"):
+        from_config(cfg)
+
+
+def test_every_compat_bound_is_tested() -> None:
+    import importlib
+
+    declared = set()
+    for m in C._compat_modules():
+        mod = importlib.import_module(f"jaxsched.compat.{m}")
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and obj.__module__ == mod.__name__ and "_config_bounds" in vars(obj):
+                declared |= {(m.lstrip("_"), obj.__name__, f, b) for f, b in obj._config_bounds.items()}
+    assert declared == {(c[0], c[2], c[3], c[4]) for c in COMPAT_OUT_OF_RANGE}
