@@ -140,6 +140,12 @@ def cosine_factor(frac: Array) -> Array:
     return _quarters(jnp.where(tail, u, 0.5 * frac), tail)
 
 
+def _half_rate(steps: Array) -> tuple[Array, Array]:
+    """``(ok, h)``: whether ``steps`` is a phase (at least the smallest normal float); ``1 / (2 steps)``, or 0."""
+    ok = steps >= jnp.finfo(steps.dtype).tiny
+    return ok, jnp.where(ok, 0.5 * jnp.reciprocal(jnp.where(ok, steps, jnp.ones_like(steps))), jnp.zeros_like(steps))
+
+
 @jax.custom_jvp
 def _quarter_arg(t: Array, steps: Array) -> tuple[Array, Array]:
     """``(y, tail)``: ``(1 + cos(pi p)) / 2`` is ``cos(pi y)**2``, in the tail ``sin(pi y)**2``.
@@ -155,8 +161,7 @@ def _quarter_arg(t: Array, steps: Array) -> tuple[Array, Array]:
     ``-h (dt - (1 - 2 y) dsteps)`` past it, finite for any length (JAX's own
     would square ``1 / steps``, which overflows below ~1e-19).
     """
-    ok = steps >= jnp.finfo(t.dtype).tiny
-    h = jnp.where(ok, 0.5 * jnp.reciprocal(jnp.where(ok, steps, jnp.ones_like(steps))), jnp.zeros_like(steps))
+    ok, h = _half_rate(steps)
     end = jnp.where(h > 0, steps * h, jnp.zeros_like(steps))  # ~1/2; 0 for an empty or infinite phase
     tail = t > jnp.where(ok, 0.5 * steps, jnp.full_like(steps, -jnp.inf))
     a = t * h
@@ -168,8 +173,7 @@ def _quarter_arg_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]
     t, steps = primals
     dt, dsteps = tangents
     y, tail = _quarter_arg(t, steps)
-    ok = steps >= jnp.finfo(t.dtype).tiny
-    h = jnp.where(ok, 0.5 * jnp.reciprocal(jnp.where(ok, steps, jnp.ones_like(steps))), jnp.zeros_like(steps))
+    h = _half_rate(steps)[1]
     moving = y > 0  # clipped (before the start, after the end) or empty: no slope
     g = jnp.where(tail, 1.0 - 2.0 * y, 2.0 * y)  # t / steps, in [0, 1] where moving
     dy = jnp.where(tail, -h, h) * (dt - g * dsteps)
