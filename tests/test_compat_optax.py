@@ -210,6 +210,18 @@ def test_dict_key_collisions() -> None:
     np.testing.assert_allclose(both([4, 5]), [1.0, 0.25])
 
 
+def test_negative_boundaries_are_optaxs_and_load_back_from_a_config() -> None:
+    # optax applies a scale whose boundary is below 0 from step 0 on: the port holds such a boundary at 0
+    # (the same values), so that its config loads back (configs hold boundaries to >= 0).
+    k = jnp.arange(8)
+    bs = {-3: 0.5, 2: 0.1, 5: 2.0}
+    ours = O.piecewise_constant_schedule(1.0, bs)
+    want = np.asarray([optax.piecewise_constant_schedule(1.0, bs)(int(i)) for i in k])
+    np.testing.assert_allclose(ours(k), want, rtol=1e-6)
+    back = jaxsched.from_config(jaxsched.to_config(ours))
+    np.testing.assert_array_equal(back(k), ours(k))
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="non-negative scale"):
         O.piecewise_constant_schedule(1.0, {5: -0.1})

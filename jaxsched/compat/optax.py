@@ -216,7 +216,9 @@ def piecewise_constant_schedule(init_value: Any, boundaries_and_scales: Any = No
     """
     I = V.value("init_value", init_value)  # noqa: E741
     b, s = _boundaries_and_scales(boundaries_and_scales)
-    return PiecewiseConstant(_cumulative(I, s), b)
+    # A boundary below 0 is passed from step 0 on, as one at 0 (steps are >= 0): the same values, and a
+    # config of the schedule loads back (boundaries in configs are >= 0).
+    return PiecewiseConstant(_cumulative(I, s), jnp.maximum(b, 0.0))
 
 
 def _interpolate(kind: Array, values: Array, b: Array) -> Join:
