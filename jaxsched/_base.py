@@ -683,6 +683,9 @@ class Schedule:
 
     # Whether ``_eval`` accepts a :class:`Pair` time (exact local steps from a combinator).
     _takes_pair = False
+    # The lower bounds of leaves that the class's factories check, ``{"steps": ">= 0"}``: a config
+    # that names the class is held to them too (``_config.register``).
+    _config_bounds: dict[str, str] = {}  # read only
     # Whether ``_eval`` at a negative step gives finite values and gradients (the primitives give
     # their step-0 value there). Combinators use a child's value only at local steps >= 0 (a join's
     # later pieces once reached, a warmup's schedule after the ramp), so for such a child they skip

@@ -182,10 +182,10 @@ def register(
       bounds: lower bounds of leaves, ``{"steps": ">= 0", "period": "> 0"}``:
         the ranges the class's factory accepts, so that a config naming the
         class directly is held to them too. Default: the class attribute
-        ``_config_bounds`` if it has one (as the ``jaxsched.compat`` classes do).
+        ``_config_bounds``, which jaxsched's own classes declare beside their fields.
 
     Registering a class again replaces its entry: options not given again are
-    dropped (so this example registers a class of its own, not a core one).
+    dropped (the bounds fall back to ``_config_bounds``).
 
     >>> import jax, jax.numpy as jnp, jaxsched
     >>> from jaxsched._base import pytree
@@ -227,7 +227,7 @@ def register(
                 _Field(f.name, kind, optional or (has_default and default is None), not has_default, default, need)
             )
         names = {f.name for f in fields}
-        bnds = bounds if bounds is not None else getattr(c, "_config_bounds", None)
+        bnds = bounds if bounds is not None else c._config_bounds
         for group, what in (
             (int_fields, "int_fields"),
             (inf_fields, "inf_fields"),
@@ -1019,16 +1019,9 @@ def _register_core() -> None:
         if ((a < 0) | (a >= len(s.schedules))).any():
             raise ValueError(f"index must be in 0..{len(s.schedules) - 1}, got {a.tolist()}")
 
-    # The bounds are those the factories check (cosine, polynomial, ...), for configs naming a class.
-    for c in (Constant, Sum, Product):
+    # Bounds: each class's _config_bounds (those its factory checks), for configs naming the class.
+    for c in (Constant, Sum, Product, Linear, Cosine, Polynomial, SqrtDecay, Exponential, InverseSqrt, Warmup):
         register(c)
-    register(Linear, bounds={"steps": ">= 0"})
-    register(Cosine, bounds={"steps": ">= 0", "exponent": ">= 0"})
-    register(Polynomial, bounds={"steps": ">= 0", "power": ">= 0"})
-    register(SqrtDecay, bounds={"steps": ">= 0", "power": "> 0"})
-    register(Exponential, bounds={"decay_rate": "> 0", "decay_steps": "> 0"})
-    register(InverseSqrt, bounds={"timescale": "> 0"})
-    register(Warmup, bounds={"steps": ">= 0"})
     register(PiecewiseConstant, check=check_pieces(1))
     register(PiecewiseLinear, check=check_pieces(0))
     register(Join, check=check_join)
@@ -1043,10 +1036,8 @@ def _register_core() -> None:
         if a.shape != bs or ((a < 0) | (a > 2)).any():
             raise ValueError(f"shape must be an integer in 0..2 (linear, cosine, 1-sqrt), got {a.tolist()}")
 
-    register(Cooldown, int_fields=("shape",), choices={"fixed": (None, 0, 1, 2)}, check=check_cooldown,
-             bounds={"steps": ">= 0"})
-    repeat_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 1"}
-    register(Repeat, inf_fields=("cycles",), bounds=repeat_bounds)
+    register(Cooldown, int_fields=("shape",), choices={"fixed": (None, 0, 1, 2)}, check=check_cooldown)
+    register(Repeat, inf_fields=("cycles",))
 
     def check_clip(s: Any, bs: tuple[int, ...]) -> None:
         lo, hi = np.asarray(s.lo, np.float64), np.asarray(s.hi, np.float64)

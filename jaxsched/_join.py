@@ -296,6 +296,7 @@ class Warmup(Schedule):
     init_value: Array
     target: Array | None = None
     _takes_pair = True
+    _config_bounds = {"steps": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype

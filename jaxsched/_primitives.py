@@ -38,6 +38,7 @@ class Linear(Schedule):
     init_value: Array
     end_value: Array
     steps: Array
+    _config_bounds = {"steps": ">= 0"}
 
     _negative_ok = True  # progress clips below 0
 
@@ -53,6 +54,7 @@ class Cosine(Schedule):
     end_value: Array
     steps: Array
     exponent: Array | None = None
+    _config_bounds = {"steps": ">= 0", "exponent": ">= 0"}
 
     _negative_ok = True  # progress clips below 0
 
@@ -73,6 +75,7 @@ class Polynomial(Schedule):
     end_value: Array
     steps: Array
     power: Array
+    _config_bounds = {"steps": ">= 0", "power": ">= 0"}
 
     _negative_ok = True  # progress clips below 0
 
@@ -89,6 +92,7 @@ class SqrtDecay(Schedule):
     end_value: Array
     steps: Array
     power: Array | None = None
+    _config_bounds = {"steps": ">= 0", "power": "> 0"}
 
     _negative_ok = True  # progress clips below 0
 
@@ -122,6 +126,7 @@ class Cooldown(Schedule):
     steps: Array
     shape: Array | None = None  # an int leaf (sweepable): the three shapes are computed and blended
     fixed: int | None = static_field(default=None)  # or a static shape (a name was given): only it is computed
+    _config_bounds = {"steps": ">= 0"}
 
     _negative_ok = True  # progress clips below 0
 
@@ -146,6 +151,7 @@ class Exponential(Schedule):
     decay_steps: Array
     end_value: Array | None = None
     staircase: bool = static_field(default=False)
+    _config_bounds = {"decay_rate": "> 0", "decay_steps": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -166,6 +172,7 @@ class InverseSqrt(Schedule):
 
     init_value: Array
     timescale: Array
+    _config_bounds = {"timescale": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         return F.inverse_sqrt(to_float(t, self.init_value.dtype), self.init_value, self.timescale)

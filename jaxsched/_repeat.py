@@ -147,6 +147,7 @@ class Repeat(Schedule):
     # per step in the loop's dependency chain).
     _negative_ok = True
     float_path_limit = staticmethod(float_path_limit)
+    _config_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 1"}
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype

@@ -573,6 +573,15 @@ def test_register_hook_for_new_classes() -> None:
         C._BY_CLASS.pop(Halving, None)
 
 
+def test_registering_a_core_class_again_keeps_its_bounds() -> None:
+    # The bounds live on the class (_config_bounds), so a second register() with no options keeps them.
+    cfg = to_config(jaxsched.cosine(1.0, 0.0, 10))
+    cfg["schedule"]["steps"] = -1.0
+    register(jaxsched.Cosine)
+    with pytest.raises(ValueError, match=r"steps must be >= 0, got -1.0"):
+        from_config(cfg)
+
+
 def test_compat_classes_are_found_by_name() -> None:
     torch_compat = pytest.importorskip("jaxsched.compat.torch")
     s = torch_compat.StepLR(0.1, step_size=10, gamma=0.5)

@@ -109,7 +109,7 @@ class InverseTime(Schedule):
     decay_rate: Array
     decay_steps: Array
     staircase: bool = static_field(default=False)
-    _config_bounds = {"decay_rate": ">= 0", "decay_steps": "> 0"}  # the factory's ranges, held in configs too
+    _config_bounds = {"decay_rate": ">= 0", "decay_steps": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -138,7 +138,7 @@ class PolynomialCycle(Schedule):
     end_value: Array
     steps: Array
     power: Array
-    _config_bounds = {"steps": "> 0", "power": ">= 0"}  # the factory's ranges, held in configs too
+    _config_bounds = {"steps": "> 0", "power": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)

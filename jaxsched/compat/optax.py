@@ -74,7 +74,7 @@ class Delayed(Schedule):
 
     schedule: Schedule
     begin: Array
-    _config_bounds = {"begin": ">= 0"}  # the factories' range (a negative begin falls back to 0), held in configs
+    _config_bounds = {"begin": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         return self.schedule._eval(jnp.maximum(shift(t, self.begin, self.begin.dtype), 0.0))

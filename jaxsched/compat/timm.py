@@ -89,7 +89,7 @@ class KDecayCosine(Schedule):
     end_value: Array
     steps: Array
     k_decay: Array
-    _config_bounds = {"steps": "> 0", "k_decay": ">= 0"}  # the factory's ranges, held in configs too
+    _config_bounds = {"steps": "> 0", "k_decay": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -118,7 +118,7 @@ class KDecayPolynomial(Schedule):
     steps: Array
     power: Array
     k_decay: Array
-    _config_bounds = {"steps": "> 0", "power": ">= 0", "k_decay": ">= 0"}  # the factory's ranges, held in configs
+    _config_bounds = {"steps": "> 0", "power": ">= 0", "k_decay": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -153,7 +153,7 @@ class TanhDecay(Schedule):
     steps: Array
     lb: Array
     ub: Array
-    _config_bounds = {"steps": "> 0"}  # the factory's range, held in configs too
+    _config_bounds = {"steps": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -196,7 +196,7 @@ class TimmWarmup(Schedule):
     target: Array
     prefix: Array
     curve_target: Array | None = None
-    _config_bounds = {"steps": ">= 0"}  # the factories' range (warmup_t), held in configs too
+    _config_bounds = {"steps": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
@@ -242,7 +242,7 @@ class Noise(Schedule):
     pct: Array
     std: Array
     impl: str = static_field(default="threefry2x32")
-    _config_bounds = {"lo": ">= 0", "hi": ">= 0", "pct": "> 0", "std": ">= 0"}  # the factories' ranges, in configs
+    _config_bounds = {"lo": ">= 0", "hi": ">= 0", "pct": "> 0", "std": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         v = self.schedule._eval(t)

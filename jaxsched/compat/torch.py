@@ -189,7 +189,7 @@ class _CycleScale(Schedule):
     fn: Schedule
     period: Array
     _takes_pair = True  # to_float and shift are exact for a time pair
-    _config_bounds = {"period": "> 0"}  # the factory's range (up > 0, down >= 0), held in configs too
+    _config_bounds = {"period": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
@@ -212,7 +212,7 @@ class _Continued(Schedule):
     prefix: Schedule
     at: Array
     child: Multiplicative
-    _config_bounds = {"at": ">= 0"}  # SequentialLR's milestones are >= 0, held in configs too
+    _config_bounds = {"at": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         cp = self.child.factor

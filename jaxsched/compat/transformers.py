@@ -104,7 +104,7 @@ class CosineWave(Schedule):
     steps: Array
     cycles: Array
     offset: Array
-    _config_bounds = {"steps": "> 0"}  # the factories give max(1, ...), held in configs too
+    _config_bounds = {"steps": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.value.dtype) + self.offset
