@@ -686,6 +686,10 @@ class Schedule:
     # The lower bounds of leaves that the class's factories check, ``{"steps": ">= 0"}``: a config
     # that names the class is held to them too (``_config.register``).
     _config_bounds: dict[str, str] = {}  # read only
+    # What else the factories check that bounds cannot say (a relation such as ``lb < ub``, a static
+    # int's range): ``_config_check(schedule, batch_shape)``, a staticmethod raising ``ValueError``, held
+    # against a config that names the class (``_config.register``). None: nothing more.
+    _config_check: Any = None
     # Whether ``_eval`` at a negative step gives finite values and gradients (the primitives give
     # their step-0 value there). Combinators use a child's value only at local steps >= 0 (a join's
     # later pieces once reached, a warmup's schedule after the ramp), so for such a child they skip

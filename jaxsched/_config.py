@@ -179,13 +179,17 @@ def register(
       choices: allowed values of static fields, ``{"op": ("min", "max")}``.
       check: ``check(schedule, batch_shape)`` raising ``ValueError`` when a
         loaded schedule is inconsistent (say, boundaries of the wrong length).
+        Default: the class attribute ``_config_check`` (a staticmethod), which
+        jaxsched's classes declare where their factories check more than
+        ``bounds`` can say (timm's tanh ``lb < ub``).
       bounds: lower bounds of leaves, ``{"steps": ">= 0", "period": "> 0"}``:
         the ranges the class's factory accepts, so that a config naming the
         class directly is held to them too. Default: the class attribute
         ``_config_bounds``, which jaxsched's own classes declare beside their fields.
 
     Registering a class again replaces its entry: options not given again are
-    dropped (the bounds fall back to ``_config_bounds``).
+    dropped (the bounds and the check fall back to ``_config_bounds`` and
+    ``_config_check``).
 
     >>> import jax, jax.numpy as jnp, jaxsched
     >>> from jaxsched._base import pytree
@@ -246,7 +250,7 @@ def register(
             frozenset(int_fields),
             frozenset(inf_fields),
             {k: tuple(v) for k, v in (choices or {}).items()},
-            check,
+            check if check is not None else c._config_check,
             {k: _parse_bound(k, v) for k, v in (bnds or {}).items()},
         )
         old_cls = _BY_CLASS.get(c)

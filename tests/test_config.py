@@ -11,6 +11,7 @@ import copy
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -1018,3 +1019,62 @@ def test_every_compat_bound_is_tested() -> None:
             if isinstance(obj, type) and obj.__module__ == mod.__name__ and "_config_bounds" in vars(obj):
                 declared |= {(m.lstrip("_"), obj.__name__, f, b) for f, b in obj._config_bounds.items()}
     assert declared == {(c[0], c[2], c[3], c[4]) for c in COMPAT_OUT_OF_RANGE}
+
+
+# A compat class whose factories check more than lower bounds declares ``_config_check``; a config naming it
+# is held to it too: (module, factory, class, {field: bad value}, message).
+COMPAT_CHECKED = [
+    ("timm", lambda m: m.TanhLRScheduler(1.0, 10), "TanhDecay", {"lb": 3.0, "ub": 3.0},
+     r": lb must be < ub, got lb=3\.0, ub=3\.0"),
+    ("timm", lambda m: m.TanhLRScheduler(1.0, 10), "TanhDecay", {"lb": 5.0},
+     r"lb must be < ub, got lb=5\.0, ub=3\.0"),
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", {"lo": 9.0},
+     r": lo must be <= hi, got lo=9\.0, hi=8\.0"),
+    *[("torch", lambda m: m.MultiplicativeLR(1.0, jaxsched.constant(0.9), max_steps=8), "CumulativeProduct",
+       {"max_steps": bad}, rf": max_steps must be a positive int .*got {re.escape(shown)}$")
+      for bad, shown in ((0, "0"), (-5, "-5"), (2.5, "2.5"), (True, "True"), ("8", "'8'"), ([8], "(8,)"))],
+]
+
+
+@pytest.mark.parametrize("mod,factory,cls,bad,msg", COMPAT_CHECKED, ids=[f"{c[2]}-{i}" for i, c in
+                                                                        enumerate(COMPAT_CHECKED)])
+def test_a_config_naming_a_compat_class_is_held_to_its_factorys_checks(
+    mod: str, factory: Any, cls: str, bad: dict[str, Any], msg: str
+) -> None:
+    m = pytest.importorskip(f"jaxsched.compat.{mod}")
+    s = factory(m)
+    cfg = to_config(s)
+    assert_same(s, from_config(copy.deepcopy(cfg)))  # as the factory built it, it loads
+    node = _node_of_type(cfg["schedule"], f"compat.{mod}.{cls}")
+    assert node is not None and set(bad) <= set(node), (cls, bad)
+    node.update(bad)
+    with pytest.raises(ValueError, match=msg):
+        from_config(cfg)
+
+
+def test_every_compat_check_is_tested() -> None:
+    import importlib
+
+    declared = set()
+    for m in C._compat_modules():
+        mod = importlib.import_module(f"jaxsched.compat.{m}")
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and obj.__module__ == mod.__name__ and "_config_check" in vars(obj):
+                declared.add((m.lstrip("_"), obj.__name__))
+    assert declared == {(c[0], c[2]) for c in COMPAT_CHECKED}
+
+
+def test_a_registered_check_overrides_the_class_check() -> None:
+    from jaxsched.compat.timm import TanhDecay
+
+    calls = []
+    try:
+        register(TanhDecay, check=lambda s, bs: calls.append(bs))
+        cfg = to_config(pytest.importorskip("jaxsched.compat.timm").TanhLRScheduler(1.0, 10))
+        _node_of_type(cfg["schedule"], "compat.timm.TanhDecay").update(lb=5.0)
+        from_config(cfg)  # the given check replaces the class's
+        assert calls and all(bs == () for bs in calls)
+    finally:
+        register(TanhDecay)
+    with pytest.raises(ValueError, match="lb must be < ub"):
+        from_config(cfg)  # registered again without one: the class's check is back

@@ -155,6 +155,12 @@ class TanhDecay(Schedule):
     ub: Array
     _config_bounds = {"steps": "> 0"}
 
+    @staticmethod
+    def _config_check(s: TanhDecay, batch_shape: tuple[int, ...]) -> None:
+        lb, ub = np.asarray(s.lb, np.float64), np.asarray(s.ub, np.float64)
+        if not (lb < ub).all():  # timm's check (TanhLRScheduler)
+            raise ValueError(f"lb must be < ub, got lb={lb.tolist()}, ub={ub.tolist()}")
+
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         p = F.progress(x, self.steps)
@@ -243,6 +249,12 @@ class Noise(Schedule):
     std: Array
     impl: str = static_field(default="threefry2x32")
     _config_bounds = {"lo": ">= 0", "hi": ">= 0", "pct": "> 0", "std": ">= 0"}
+
+    @staticmethod
+    def _config_check(s: Noise, batch_shape: tuple[int, ...]) -> None:
+        lo, hi = np.asarray(s.lo, np.float64), np.asarray(s.hi, np.float64)
+        if not (lo <= hi).all():  # noise_range_t's start <= end, as the schedulers check
+            raise ValueError(f"lo must be <= hi, got lo={lo.tolist()}, hi={hi.tolist()}")
 
     def _eval(self, t: Array) -> Array:
         v = self.schedule._eval(t)

@@ -110,6 +110,11 @@ class Function(Schedule):
         return jnp.broadcast_to(out, jnp.broadcast_shapes(jnp.shape(out), jnp.shape(x)))
 
 
+def _check_max_steps(max_steps: Any) -> None:
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int (a static bound on the product), got {max_steps!r}")
+
+
 @pytree
 class CumulativeProduct(Schedule):
     """``lr(t) = prod_{j=1}^{min(floor(t), max_steps)} factor(j)`` (1 at ``t < 1``).
@@ -127,6 +132,10 @@ class CumulativeProduct(Schedule):
 
     factor: Schedule
     max_steps: int = static_field()
+
+    @staticmethod
+    def _config_check(s: CumulativeProduct, batch_shape: tuple[int, ...]) -> None:
+        _check_max_steps(s.max_steps)
 
     def table(self) -> Array:
         """The products for ``t = 0 .. max_steps``: shape ``(max_steps + 1,)``."""
@@ -334,8 +343,7 @@ def MultiplicativeLR(
     >>> MultiplicativeLR(1.0, lambda k: 0.5 + 0.0 * k, max_steps=100)([0, 1, 2, 3]).tolist()
     [1.0, 0.5, 0.25, 0.125]
     """
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive int (a static bound on the product), got {max_steps!r}")
+    _check_max_steps(max_steps)
     return Multiplicative(V.value("lr", lr), CumulativeProduct(_as_factor("lr_lambda", lr_lambda), int(max_steps)))
 
 
