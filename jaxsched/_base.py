@@ -669,6 +669,22 @@ def _evaluate(schedule: Schedule, t: Array) -> Array:
     return eval_time(schedule, as_time(t))
 
 
+def _leaf_repr(v: Any) -> str:
+    """A concrete leaf as the shortest text that reads back to it in its own dtype, else ``repr``.
+
+    A float32 ``3e-4`` shows as ``0.0003``, not as its float64 expansion ``0.0003000000142492354``;
+    an array as a list of such numbers (nested per axis).
+    """
+    if isinstance(v, np.generic):
+        return str(v)
+    if isinstance(v, (jax.Array, np.ndarray)) and not isinstance(v, jax.core.Tracer):
+        a = np.asarray(v)
+        if a.ndim == 0:
+            return str(a[()])
+        return "[" + ", ".join(_leaf_repr(x) for x in a) + "]"
+    return repr(v)
+
+
 class Schedule:
     """Base class of every schedule: a pytree mapping steps to learning rates.
 
@@ -790,12 +806,5 @@ class Schedule:
         )
 
     def __repr__(self) -> str:
-        parts = []
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            v = getattr(self, f.name)
-            if isinstance(v, jax.Array) and not isinstance(v, jax.core.Tracer) and v.ndim == 0:
-                v = v.item()
-            elif isinstance(v, jax.Array) and not isinstance(v, jax.core.Tracer):
-                v = np.asarray(v).tolist()
-            parts.append(f"{f.name}={v!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return f"{type(self).__name__}({', '.join(f'{f.name}={_leaf_repr(getattr(self, f.name))}' for f in fields)})"

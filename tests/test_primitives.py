@@ -688,3 +688,22 @@ def test_unit_sqrt_is_safe_sqrt_on_a_progress() -> None:
     assert float(g_unit[0]) == 0.0 and all_finite(g_unit)
     assert float(jax.jvp(unit_sqrt, (jnp.float32(0.0),), (jnp.float32(1.0),))[1]) == 0.0
     assert "select_n" not in str(jax.make_jaxpr(unit_sqrt)(x)) and "select_n" in str(jax.make_jaxpr(safe_sqrt)(x))
+
+
+def test_repr_shows_each_leaf_in_its_own_precision() -> None:
+    import re
+
+    s = jaxsched.warmup_cosine(3e-4, 1000, 100)
+    assert repr(s) == (
+        "Warmup(schedule=Cosine(init_value=0.0003, end_value=0.0, steps=900.0, exponent=None), "
+        "steps=100.0, init_value=0.0, target=0.0003)"
+    )
+    batch = jaxsched.stack([jaxsched.cosine(1e-3, 0.0, 10), jaxsched.cosine(0.1, 0.0, 10)])
+    assert "init_value=[0.001, 0.1]" in repr(batch)
+    assert repr(jaxsched.select(1, [jaxsched.constant(1.0), jaxsched.constant(2.0)])).startswith("Select(index=1, ")
+    assert "cycles=inf" in repr(jaxsched.repeat(jaxsched.constant(1.0), 10, cycles=np.inf))
+    # Every number shown reads back to the leaf it shows (float32 here).
+    for text in ("0.0003", "0.001", "0.1"):
+        assert re.search(rf"\b{re.escape(text)}\b", repr(s) + repr(batch))
+    assert np.float32(float("0.0003")) == np.asarray(s.target)
+    jax.jit(lambda s: repr(s) and s(0))(s)  # tracers: their own repr, no error
