@@ -676,12 +676,13 @@ def _leaf_repr(v: Any) -> str:
     an array as a list of such numbers (nested per axis).
     """
     if isinstance(v, np.generic):
+        if v.dtype.kind == "V" and np.isfinite(float(v)):  # bfloat16 (ml_dtypes): NumPy's str is not the shortest
+            digits = (float(f"{float(v):.{p}g}") for p in range(1, 18))
+            return repr(next(x for x in digits if np.asarray(x, v.dtype) == v))
         return str(v)
     if isinstance(v, (jax.Array, np.ndarray)) and not isinstance(v, jax.core.Tracer):
         a = np.asarray(v)
-        if a.ndim == 0:
-            return str(a[()])
-        return "[" + ", ".join(_leaf_repr(x) for x in a) + "]"
+        return _leaf_repr(a[()]) if a.ndim == 0 else "[" + ", ".join(_leaf_repr(x) for x in a) + "]"
     return repr(v)
 
 

@@ -707,3 +707,8 @@ def test_repr_shows_each_leaf_in_its_own_precision() -> None:
         assert re.search(rf"\b{re.escape(text)}\b", repr(s) + repr(batch))
     assert np.float32(float("0.0003")) == np.asarray(s.target)
     jax.jit(lambda s: repr(s) and s(0))(s)  # tracers: their own repr, no error
+    # bfloat16 (NumPy's str of it is not the shortest): the shortest text that reads back in bfloat16
+    from jaxsched._primitives import Cosine
+
+    bf = Cosine(*(jnp.asarray(x, jnp.bfloat16) for x in ([0.1, 1.0], [3e-4, jnp.inf], [1000.0, 7.0])), None)
+    assert repr(bf) == "Cosine(init_value=[0.1, 1.0], end_value=[0.0003, inf], steps=[1000.0, 7.0], exponent=None)"
