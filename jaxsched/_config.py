@@ -970,13 +970,13 @@ def from_json(text: str | bytes) -> Any:
 # ----------------------------------------------------------------------------- core classes
 
 
-def _check_sorted(name: str, b: Any, bs: tuple[int, ...]) -> None:
+def _check_sorted(name: str, b: Any, bs: tuple[int, ...], nonneg: bool = True) -> None:
     a = np.asarray(b, np.float64)
     if a.ndim != len(bs) + 1:
         raise ValueError(f"{name} must be a 1-D list (per batch member), got shape {list(a.shape)}")
     if a.shape[-1] > 1 and (np.diff(a, axis=-1) < 0).any():
         raise ValueError(f"{name} must be non-decreasing, got {a.tolist()}")
-    if a.size and (a < 0).any():
+    if nonneg and a.size and (a < 0).any():
         raise ValueError(f"{name} must be >= 0, got {a.tolist()}")
 
 
@@ -998,7 +998,7 @@ def _register_core() -> None:
     from ._repeat import Repeat
 
     def check_join(s: Any, bs: tuple[int, ...]) -> None:
-        _check_sorted("boundaries", s.boundaries, bs)
+        _check_sorted("boundaries", s.boundaries, bs, nonneg=False)  # below 0: a shift, as `join` allows
         n = np.shape(s.boundaries)[-1]
         if n != len(s.schedules) - 1:
             raise ValueError(f"Join needs len(boundaries) == len(schedules) - 1, got {n} and {len(s.schedules)}")

@@ -296,7 +296,7 @@ class Warmup(Schedule):
     init_value: Array
     target: Array | None = None
     _takes_pair = True
-    _config_bounds = {"steps": ">= 0"}
+    # No bound on steps: below 0 there is no ramp and the schedule starts -steps in (see `warmup`).
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
@@ -348,11 +348,14 @@ def join(schedules: Sequence[Schedule], boundaries: Any) -> Join:
     *at* a boundary) and sees the step counted from its own start, as optax's
     ``join_schedules`` and torch's ``SequentialLR`` do. Boundaries are leaves:
     they may be traced, vmapped and differentiated. Equal boundaries give a
-    zero-length piece.
+    zero-length piece. A boundary below 0 starts its piece before step 0 (the
+    piece at step 0 sees ``-b``, a shift; the pieces before it are never
+    reached), as in optax's ``join_schedules``: the ports of optax and torch
+    build such joins at some settings.
 
     Args:
       schedules: ``n >= 1`` schedules.
-      boundaries: ``n - 1`` non-negative, non-decreasing step counts.
+      boundaries: ``n - 1`` finite, non-decreasing step counts.
 
     >>> import jaxsched
     >>> s = jaxsched.join([jaxsched.linear(0.0, 1.0, 10), jaxsched.cosine(1.0, 0.0, 90)], [10])
@@ -360,7 +363,7 @@ def join(schedules: Sequence[Schedule], boundaries: Any) -> Join:
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
     pieces = _schedules("schedules", schedules)
-    b = V.vector("boundaries", boundaries, nondecreasing=True, nonneg=True)
+    b = V.vector("boundaries", boundaries, nondecreasing=True)
     if b.shape[-1] != len(pieces) - 1:
         raise ValueError(
             f"join needs len(boundaries) == len(schedules) - 1: got {b.shape[-1]} boundaries "
@@ -376,7 +379,11 @@ def warmup(schedule: Schedule, steps: Any, init_value: Any = 0.0) -> Warmup:
                                         s(t - W) & t \\ge W \\end{cases}
 
     The ramp starts at ``init_value`` at step 0 and reaches ``schedule(0)`` at
-    step ``steps``; the schedule is shifted by ``steps``.
+    step ``steps``; the schedule is shifted by ``steps``. This is
+    ``join([ramp, schedule], [steps])``, and like a join's boundary ``steps``
+    may be below 0: then there is no ramp and the schedule starts ``-steps``
+    in, as optax's ``warmup_cosine_decay_schedule`` does with a negative
+    warmup (its port builds such a warmup).
 
     >>> import jaxsched
     >>> s = jaxsched.warmup(jaxsched.constant(1.0), 4)
@@ -384,7 +391,7 @@ def warmup(schedule: Schedule, steps: Any, init_value: Any = 0.0) -> Warmup:
     [0.0, 0.25, 0.5, 1.0, 1.0]
     """
     V.schedule("schedule", schedule)
-    return Warmup(schedule, V.length("steps", steps), V.value("init_value", init_value))
+    return Warmup(schedule, V.real("steps", steps), V.value("init_value", init_value))
 
 
 def select(index: Any, schedules: Sequence[Schedule]) -> Select:

@@ -270,13 +270,13 @@ def join(schedules: Sequence[Ref], boundaries: Sequence[float]) -> Ref:
 
 
 def warmup(schedule: Ref, steps: float, init_value: float = 0.0) -> Ref:
-    """``init + (s(0) - init) * t / W`` for ``t < W``, then ``s(t - W)``."""
+    """``init + (s(0) - init) * t / W`` for ``t < W``, then ``s(t - W)`` (``W < 0``: no ramp, a shift)."""
 
     def f(t: Any) -> np.ndarray:
         x = _t(t)
         peak = float(np.asarray(schedule(np.zeros(()))))
         if steps <= 0:
-            return schedule(x)
+            return schedule(x - float(steps))
         ramp = init_value + (peak - init_value) * (x / float(steps))
         return np.where(x < steps, ramp, schedule(np.maximum(x - steps, 0.0)))
 

@@ -1028,3 +1028,41 @@ def test_warmup_hands_repeat_negative_steps_on_both_paths(mult: float, w_len: in
     np.testing.assert_allclose(out[~before], np.asarray(inner(k[~before] - w_len)), rtol=0, atol=1e-7)
     grads = jax.grad(lambda s: s(jnp.asarray(k)).sum())(w)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))
+
+
+@pytest.mark.parametrize("kinds", ["cc", "clc", "c" * 6, "cl" * 6, "c" * 12])
+def test_a_boundary_below_zero_starts_its_piece_before_step_zero(kinds: str) -> None:
+    # As in optax's join_schedules: the pieces ending below 0 are never reached, and the first one
+    # reached sees t - b > t. Each piece on its own (families up to 4), a select chain (5-8), a gather.
+    n = len(kinds)
+    bounds = [-7.5, -2.0][: n - 1] + [float(6 * i + i % 3) for i in range(1, n - 2)]
+    k = np.arange(0, 6 * n + 20)
+    s, ref = js.join(_family_pieces(kinds, 1.0, js), bounds), R.join(_family_pieces(kinds, 1.0, R), bounds)
+    assert_close_to_peak(s(k), ref(k), 2.0 * n)
+    assert_close_to_peak(s(k.astype(np.float32)), ref(k), 2.0 * n)
+    # inside a warmup the join gets an exact pair (k - 3, 0), and a negative warmup shifts it further
+    for w in (3.0, -2.5):
+        assert_close_to_peak(js.warmup(s, w, 0.5)(k), R.warmup(ref, w, 0.5)(k), 2.0 * n)
+    g = jax.grad(lambda b: jnp.sum(js.join(_family_pieces(kinds, 1.0, js), b)(k) ** 2))(jnp.asarray(bounds))
+    assert all_finite(g) and (n == 2 or float(jnp.abs(g[-1])) > 0)  # n = 2: its piece is past its end at step 0
+
+
+@pytest.mark.parametrize("b", [-0.5, -1.0, -1.5, -2.25, -3.0])
+def test_a_pair_child_sees_a_start_below_zero_exactly(b: float) -> None:
+    # A child that takes an exact pair (k, r) reads r in [0, 1): a start below 0 carries its whole part
+    # into k. (It used to stay in r, and piecewise_constant's boundary test then ignored it.)
+    k = np.arange(0, 14)
+    for child, ref in (
+        (js.piecewise_constant([1.0, 0.5, 0.25], [2, 4]), R.piecewise_constant([1.0, 0.5, 0.25], [2, 4])),
+        (js.repeat(js.linear(1.0, 0.0, 3), 3.0), R.repeat(R.linear(1.0, 0.0, 3), 3.0)),
+    ):
+        want = ref(k - b)
+        np.testing.assert_allclose(js.join([js.constant(0.1), child], [b])(k), want, atol=1e-6)
+        np.testing.assert_allclose(js.warmup(child, b)(k), want, atol=1e-6)
+        np.testing.assert_allclose(js.warmup(js.join([js.constant(0.1), child], [b]), 2)(k + 2), want, atol=1e-6)
+    # exact up to the int range's top, for the local step: global steps up to INT_MAX + b
+    top = np.asarray([2**31 - 300, 2**31 - 200, 2**31 - 1], np.int32) + np.int32(math.floor(b))
+    pc = js.piecewise_constant([1.0, 0.5, 0.25], [2**31 - 256, 2**31 - 128])  # float32-exact boundaries
+    want = R.piecewise_constant([1.0, 0.5, 0.25], [2**31 - 256, 2**31 - 128])(top - b)
+    np.testing.assert_array_equal(js.join([js.constant(0.1), pc], [b])(top), want)
+    assert len(set(want.tolist())) == 3

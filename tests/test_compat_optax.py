@@ -240,3 +240,33 @@ def test_bad_arguments() -> None:
     with pytest.raises(TypeError, match="boundaries_and_scales"):
         O.piecewise_constant_schedule(1.0, [1, 2, 3])
     assert isinstance(O.join_schedules([lambda k: 1.0 + 0 * k, jaxsched.constant(2.0)], [3]), jaxsched.Join)
+
+
+def _optax_at(f: Any, k: Any) -> np.ndarray:
+    with jax.numpy_dtype_promotion("standard"):  # optax's own code, under its own promotion rules
+        return np.asarray([f(int(i)) for i in k], np.float64)
+
+
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        # a negative warmup shifts the cosine (optax joins its linear ramp at W < 0)
+        (lambda m: m.warmup_cosine_decay_schedule(0.1, 1.0, -3, 12, 0.05),
+         lambda: optax.warmup_cosine_decay_schedule(0.1, 1.0, -3, 12, 0.05)),
+        # a boundary below 0: the interpolation from it is shifted
+        (lambda m: m.piecewise_interpolate_schedule("cosine", 1.0, {-4: 0.5, 6: 0.1}),
+         lambda: optax.piecewise_interpolate_schedule("cosine", 1.0, {-4: 0.5, 6: 0.1})),
+        # a join at -1 and -1.5 of a child that takes an exact pair (its own boundary test)
+        *[(lambda m, b=b: m.join_schedules([m.constant_schedule(0.1), m.piecewise_constant_schedule(1.0, {2: 0.5})],
+                                           [b]),
+           lambda b=b: optax.join_schedules([optax.constant_schedule(0.1),
+                                             optax.piecewise_constant_schedule(1.0, {2: 0.5})], [b]))
+          for b in (-1, -1.5, -3)],
+    ],
+    ids=["warmup-cosine", "interpolate", "join-1", "join-1.5", "join-3"],
+)
+def test_starts_below_zero_match_optax_and_load_back(ours: Any, theirs: Any) -> None:
+    k = np.arange(16)
+    s = ours(O)
+    np.testing.assert_allclose(s(k), _optax_at(theirs(), k), rtol=2e-6, atol=1e-7)
+    np.testing.assert_array_equal(jaxsched.from_json(jaxsched.to_json(s))(k), s(k))

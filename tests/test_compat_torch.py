@@ -627,3 +627,27 @@ def test_periodic_children_after_a_milestone_are_exact_at_huge_steps() -> None:
     u = np.mod(k - M, 2 * T0).astype(np.float64)
     want = np.where(k < M, 0.5, 0.5 * (1.0 + np.cos(np.pi * u / T0)))
     assert_close_to_peak(periodic(jnp.asarray(k, jnp.int32)), want, 1.0)
+
+
+@pytest.mark.parametrize("extrapolate", [True, False])
+def test_onecycle_configs_load_back_at_every_recorded_setting(extrapolate: bool) -> None:
+    # pct_start * T < 1 puts the first knots below 0 (a shift), and three-phase pct_start > 1/2 gives the
+    # last phase a negative span: each recorded setting (among them both kinds) loads back from its
+    # config with the same values, which still match torch's.
+    import jaxsched
+
+    cases = load("OneCycleLR")
+    edges = set()
+    for c in cases:
+        kw = dict(c["kwargs"], extrapolate=extrapolate)
+        total = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+        pct, three = kw.get("pct_start", 0.3), bool(kw.get("three_phase"))
+        edges |= {"first knot below 0"} if pct * total < 1 else set()
+        edges |= {"negative last span"} if three and pct > 0.5 else set()
+        s = T.OneCycleLR(**kw)
+        k = jnp.asarray(c["steps"], jnp.int32)
+        back = jaxsched.from_json(jaxsched.to_json(s))
+        np.testing.assert_array_equal(back(k), s(k))
+        if extrapolate:
+            assert_close_to_peak(s(k), np.asarray(c["values"]), 2.0)
+    assert edges == {"first knot below 0", "negative last span"}

@@ -747,8 +747,6 @@ STRUCTURAL_OUT_OF_RANGE = [
      "timescale must be > 0"),
     (lambda: jaxsched.cooldown(1.0, 0.0, -1), {"type": "Cooldown", "init_value": 1.0, "end_value": 0.0, "steps": -1,
                                                "shape": 0}, "steps must be >= 0"),
-    (lambda: jaxsched.warmup(jaxsched.constant(1.0), -1),
-     {"type": "Warmup", "schedule": _C1, "steps": -1, "init_value": 0.0}, "steps must be >= 0"),
     (lambda: jaxsched.repeat(jaxsched.constant(1.0), 0),
      {"type": "Repeat", "schedule": _C1, "period": 0, "period_mult": 1, "decay": 1, "cycles": "inf"},
      "period must be > 0"),

@@ -115,7 +115,7 @@ OUT_OF_RANGE = [
     ("exponential", "decay_steps", -3),
     ("inverse_sqrt", "timescale", 0),
     ("inverse_sqrt", "timescale", -1.0),
-    ("warmup", "steps", -1),
+    ("warmup", "steps", math.inf),
     ("repeat", "period", 0),
     ("repeat", "period", -10),
     ("repeat", "period_mult", 0.0),
@@ -197,7 +197,7 @@ def test_join_validation() -> None:
     _raises(ValueError, lambda: js.join([a, b], []), "len(boundaries) == len(schedules) - 1", "[]")
     _raises(ValueError, lambda: js.join([a, b], [10, 20]), "boundaries", "[10, 20]")
     _raises(ValueError, lambda: js.join([a, b, a], [20, 10]), "boundaries", "non-decreasing", "[20, 10]")
-    _raises(ValueError, lambda: js.join([a, b], [-1]), "boundaries", "[-1]")
+    _raises(ValueError, lambda: js.join([a, b], [-math.inf]), "boundaries", "[-inf]")
     _raises(ValueError, lambda: js.join([a, b], [math.nan]), "boundaries", "[nan]")
     _raises(ValueError, lambda: js.join([], []), "schedules")
     _raises(TypeError, lambda: js.join([a, 0.5], [10]), "schedules[1]", "0.5")

@@ -707,16 +707,28 @@ def _onecycle_knots(
 
 
 def _onecycle(T: Array, knots: Array, values: list[tuple[Array, Array]], strategy: Array, extrapolate: bool) -> Join:
-    """Phases ending at float ``knots``; adjacent phases share their end point (torch's rule)."""
+    """Phases ending at float ``knots``; adjacent phases share their end point (torch's rule).
+
+    With ``pct_start * T < 1`` the first knots lie below 0 (``e_1 = pct_start T - 1``): the phases
+    that end there are never reached, and the first one reached starts before step 0 (a join's
+    boundary below 0 is a shift). Spans are floored at 0 (a phase of negative span is empty either
+    way) and the three-phase knots ``e_1 > e_2`` (both below 0) sorted. Neither changes a value at a
+    step >= 0, and the join is one a config holds (sorted boundaries, lengths >= 0), so it loads back.
+    """
     n = len(values)
+    if n == 3:  # e_2 = 2 e_1 < e_1 when both are below 0: phase 2 is then empty (never reached) too
+        knots = jnp.stack([jnp.minimum(knots[0], knots[1]), knots[1], knots[2]])
     starts = [jnp.zeros((), knots.dtype)] + [knots[i] for i in range(n - 1)]
-    spans = [knots[i] - starts[i] for i in range(n)]
+    raw = [knots[i] - starts[i] for i in range(n)]
+    # A span below 0 is an empty phase (its end value from its start on), except where torch extrapolates
+    # the last phase at k = T: three-phase pct_start > 1/2 gives it a negative span, used as it is.
+    spans = [jnp.maximum(x, 0.0) for x in raw]
     pieces: list[Schedule] = [
         Select(strategy, (Cosine(a, b, spans[i]), Linear(a, b, spans[i]))) for i, (a, b) in enumerate(values[:-1])
     ]
     a, b = values[-1]
     if extrapolate:
-        pieces.append(_Anneal(a, b, spans[-1], strategy))
+        pieces.append(_Anneal(a, b, raw[-1], strategy))
     else:
         pieces.append(Select(strategy, (Cosine(a, b, spans[-1]), Linear(a, b, spans[-1]))))
     phases = Join(tuple(pieces), knots[:-1])
