@@ -48,16 +48,21 @@ def _snap_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tu
     return _snap(s, tol), tangents[0]
 
 
+# The growth cap: decay**i is at most e**80 (as functional.exponential's rate), so growing amplitudes
+# (decay > 1) stay finite however many cycles have run (shrinking cycles run unboundedly many).
+_GROWTH_CAP = 80.0
+
+
 @jax.custom_jvp
 def _decay_power(decay: Array, logd: Array, j: Array) -> Array:
     """``decay**j`` for integer ``j >= 0`` as ``exp(j logd)``, ``logd = log(decay)`` (a large negative
-    number at ``decay == 0``, so the value there is ``0**j``: 1 at ``j = 0``, else 0).
+    number at ``decay == 0``, so the value there is ``0**j``: 1 at ``j = 0``, else 0), at most ``e**80``.
 
     The derivative is ``j decay**(j - 1)`` in ``decay`` (``logd``'s tangent is not used: it is
     ``decay``'s, once more): at ``decay == 0`` it is 1 for ``j = 1``, which ``exp`` of a constant
-    ``logd`` would make 0.
+    ``logd`` would make 0; 0 where the cap holds the value.
     """
-    return FM.exp(j * logd)
+    return FM.exp(jnp.minimum(j * logd, _GROWTH_CAP))
 
 
 @_decay_power.defjvp
@@ -66,7 +71,10 @@ def _decay_power_jvp(primals: tuple[Array, Array, Array], tangents: tuple[Array,
     y = _decay_power(decay, logd, j)
     pos = decay > 0
     slope = jnp.where(pos, j * y / jnp.where(pos, decay, jnp.ones_like(decay)), (j == 1).astype(y.dtype))
-    return y, slope * tangents[0]
+    return y, jnp.where(j * logd < _GROWTH_CAP, slope, jnp.zeros_like(slope)) * tangents[0]
+
+
+_ENDLESS = 2.0**31  # the cycle index past the limit point of shrinking cycles: every cycle has run
 
 
 def float_path_limit(dtype: Any) -> int:
@@ -172,6 +180,9 @@ class Repeat(Schedule):
         def decay_power(j: Array) -> Array | None:
             return None if decay is None else _decay_power(decay, logd, clamp(j, hi=last))
 
+        # The point shrinking cycles converge to (inf for m >= 1), per setting.
+        converge = jnp.where(d < 0, P / jnp.where(d < 0, -d, one), jnp.asarray(jnp.inf, dt))
+
         def closed_form() -> tuple[Array, Array, Array | None]:
             # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
             # cycle or the one before (its error is far below 1/2 where the float path is exact);
@@ -197,12 +208,20 @@ class Repeat(Schedule):
             up = x >= s1
             i = i0 + up.astype(dt)
             start = jnp.where(up, s1, s0)
-            frac = safe_div(x - start, P + d * start)
+            # Shrinking cycles (m < 1) add up to P / (1 - m): from there on every cycle has run, and the
+            # value is a cycle's end times decay**i for i -> inf (0 for decay < 1, the growth cap above 1).
+            # Without this, rounding left the cycle length there about 0 of either sign (the start of a
+            # cycle or its end, as it fell) and i at a float32 or float64 limit (decay**i with it).
+            past = x >= converge
+            frac = jnp.where(past, one, safe_div(x - start, P + d * start))
             # decay**min(i, last) = decay**min(i0, last), times decay when i0 + 1 <= last
             scale = decay_power(i0)
             if scale is not None:
                 step_up = up if last is None else up & (i0 < last)
-                scale = jnp.where(step_up, scale * decay, scale)
+                up_one = jnp.minimum(scale * decay, jnp.exp(jnp.asarray(_GROWTH_CAP, dt)))  # capped as decay_power
+                scale = jnp.where(past, decay_power(_ENDLESS * one), jnp.where(step_up, up_one, scale))
+            if self.cycles is not None:  # only _finish's cycle limit reads i
+                i = jnp.where(past, _ENDLESS * one, i)
             return i, frac, scale
 
         # Exact integer arithmetic is only needed where float restart points can be
@@ -319,8 +338,11 @@ def repeat(
     ``schedule`` is defined on ``[0, period]`` and is stretched over each
     cycle; cycle ``i``'s values are scaled by ``decay**i``. Any
     ``period_mult > 0`` is accepted, fractional included (cycles shrink and
-    accumulate at ``period / (1 - period_mult)`` when it is below 1). After
-    ``cycles`` cycles the last cycle's end value holds.
+    accumulate at ``period / (1 - period_mult)`` when it is below 1; from
+    there on every cycle has run, and a cycle's end value holds, times
+    ``decay**i`` for ``i -> inf``: 0 for ``decay < 1``). ``decay**i`` is
+    capped at ``e**80``, as ``exponential``'s growth is. After ``cycles``
+    cycles the last cycle's end value holds.
 
     Args:
       schedule: the schedule of one cycle, on ``[0, period]``.

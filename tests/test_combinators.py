@@ -1066,3 +1066,33 @@ def test_a_pair_child_sees_a_start_below_zero_exactly(b: float) -> None:
     want = R.piecewise_constant([1.0, 0.5, 0.25], [2**31 - 256, 2**31 - 128])(top - b)
     np.testing.assert_array_equal(js.join([js.constant(0.1), pc], [b])(top), want)
     assert len(set(want.tolist())) == 3
+
+
+@pytest.mark.parametrize("decay,after", [(None, 0.1), (0.5, 0.0), (1.0, 0.1), (1.5, 0.1 * math.exp(80.0))])
+def test_shrinking_cycles_end_at_their_limit_point(decay: float | None, after: float) -> None:
+    # Cycles of 16 * 0.5**i add up to 32: from step 32 on every cycle has run. The value there is a cycle's
+    # end times decay**i for i -> inf (0 below 1, the growth cap e**80 above 1), in float32 and x64 alike.
+    # (It was a cycle's start or end as the rounding fell, times decay**23 or decay**52: 0.5**23 = 1.2e-7.)
+    k = np.asarray([32, 33, 40, 1000, 2**31 - 1])
+    before = np.arange(32)
+    ref = R.repeat(R.cosine(1.0, 0.1, 16.0), 16.0, 0.5, 1.0 if decay is None else decay)
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            s = js.repeat(js.cosine(1.0, 0.1, 16.0), 16.0, 0.5, decay=decay)
+            np.testing.assert_allclose(s(k), after, rtol=2e-6)
+            assert_close_to_peak(s(before), ref(before), 1.0)
+            g = jax.grad(lambda s: jnp.sum(s(np.arange(64))))(s)
+            assert all(all_finite(x) for x in jax.tree.leaves(g))
+
+
+def test_growing_amplitudes_over_shrinking_cycles_stay_finite() -> None:
+    # keras CosineDecayRestarts(t_mul < 1, m_mul > 1): decay**i grows without bound as the cycles shrink
+    # to their limit point (32 steps here). It is capped at e**80, so the values stay finite (they gave
+    # inf, then NaN past the limit point, where every cycle has run: the end value 0 here).
+    s = js.repeat(js.cosine(1.0, 0.0, 8.0), 8.0, 0.75, decay=10.0)
+    k = np.arange(32)
+    np.testing.assert_allclose(s(k), R.repeat(R.cosine(1.0, 0.0, 8.0), 8.0, 0.75, 10.0)(k), rtol=2e-5, atol=1e-6)
+    near = 32.0 - 2.0 ** -np.arange(1.0, 22.0)  # float steps closing in on the limit point: ~2.4 cycles each
+    v = np.asarray(s(near.astype(np.float32)))
+    assert np.isfinite(v).all() and v.max() <= math.exp(80.0) * 1.0001 and v.max() > 1e30  # the cap holds it
+    np.testing.assert_array_equal(s(np.asarray([32, 33, 1000])), 0.0)

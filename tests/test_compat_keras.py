@@ -165,11 +165,17 @@ def test_polynomial_end_exact_under_closure_jit():
 def test_growth_is_capped_and_shrinking_restarts_stay_finite():
     # ExponentialDecay with decay_rate > 1: the core caps the exponent at 80 where Keras overflows to inf.
     # CosineDecayRestarts with t_mul < 1: Keras gives NaN from k = D / (1 - t_mul) on; jaxsched stays finite.
+    # Every cycle has run there: the value is alpha * b, also with m_mul > 1 (whose growing amplitude is
+    # capped at e**80 towards that point; it gave inf, then NaN).
     grow = K.ExponentialDecay(1.0, 1, 2.0)
-    shrink = K.CosineDecayRestarts(1.0, 16, t_mul=0.5)
-    g, r = jax.jit(lambda a, b: (a(200), b(jnp.arange(0, 80))))(grow, shrink)
+    shrink = K.CosineDecayRestarts(1.0, 16, t_mul=0.5, alpha=0.1)
+    both = K.CosineDecayRestarts(1.0, 1, t_mul=0.98, m_mul=1.5, alpha=0.1)
+    g, r, b = jax.jit(lambda a, s, t: (a(200), s(jnp.arange(0, 80)), t(jnp.arange(0, 80))))(grow, shrink, both)
     assert float(g) == pytest.approx(np.exp(80.0), rel=1e-5)
-    assert np.isfinite(np.asarray(r)).all()
+    assert np.isfinite(np.asarray(r)).all() and np.isfinite(np.asarray(b)).all()
+    np.testing.assert_allclose(r[32:], 0.1, rtol=1e-6)  # D / (1 - t_mul) = 32
+    np.testing.assert_allclose(b[51:], 0.1, rtol=1e-6)  # about 50
+    assert float(np.max(b)) <= 0.9 * np.exp(80.0) * 1.0001 + 0.1
 
 
 def test_from_keras_config_matches_constructor():
