@@ -225,6 +225,12 @@ def test_negative_boundaries_are_optaxs_and_load_back_from_a_config() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="non-negative scale"):
         O.piecewise_constant_schedule(1.0, {5: -0.1})
+    # a negative middle cycle (optax accepts it when its warmup is more negative) would make the cycle
+    # boundaries decrease, which join_schedules refuses too (optax lets a later boundary win)
+    cyc = [dict(init_value=0.0, peak_value=1.0, warmup_steps=w, decay_steps=d) for w, d in ((0, 4), (-10, -5), (0, 4))]
+    with pytest.raises(ValueError, match=r"cosine_kwargs\[1\]\['decay_steps'\] must be >= 0.*got -5"):
+        O.sgdr_schedule(cyc)
+    O.sgdr_schedule([cyc[1], cyc[0]])  # first (or last): its boundary moves, none decreases
     with pytest.raises(ValueError, match="interpolate_type"):
         O.piecewise_interpolate_schedule("cubic", 1.0, {5: 0.1})
     with pytest.raises(ValueError, match="transition_steps"):

@@ -475,6 +475,13 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Join:
     lengths = jnp.stack(
         [V.real(f"cosine_kwargs[{i}]['decay_steps']", kw["decay_steps"]) for i, kw in enumerate(cycles)]
     )
+    for i, kw in enumerate(cycles[1:-1], start=1):  # a cycle's length is the step between two boundaries
+        d = kw["decay_steps"]
+        if not V.is_traced(d) and float(np.asarray(d, np.float64)) < 0:
+            raise ValueError(
+                f"sgdr_schedule: cosine_kwargs[{i}]['decay_steps'] must be >= 0 (it is the gap between two "
+                f"cycle boundaries, which must not decrease, as join_schedules' must not), got {d!r}"
+            )
     return Join(pieces, jnp.cumsum(lengths)[:-1])  # Warmup(Cosine) pieces: scalar leaves, gathered
 
 
