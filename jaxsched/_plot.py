@@ -107,8 +107,9 @@ def _extent(s: Any, depth: int = 0) -> float:
         return 10.0 * _f(s.timescale)
     if isinstance(s, Constant):
         return 0.0
-    if isinstance(s, Warmup):
-        return max(_f(s.steps), 0.0) + _extent(s.schedule, depth + 1)
+    if isinstance(s, Warmup):  # a negative length shifts the schedule: it ends earlier
+        W = _f(s.steps)
+        return max(W + _extent(s.schedule, depth + 1), W, 0.0)
     if isinstance(s, Join):
         b = np.asarray(s.boundaries, np.float64)
         last = float(b[-1]) if b.size else 0.0
@@ -193,6 +194,11 @@ def _label(s: Any) -> str:
     return names.get(type(s).__name__, type(s).__name__)
 
 
+def _from(lo: float, phases: list[Phase]) -> list[Phase]:
+    """``phases`` from ``lo`` on (those of a child that starts before its parent's step 0, a shift)."""
+    return [dataclasses.replace(p, start=max(p.start, lo)) for p in phases if p.end > lo]
+
+
 def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
     from ._arith import Clip, Extremum, Product, Sum
     from ._join import Join, Select, Warmup
@@ -203,17 +209,17 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
     if length <= 0 or depth > 64:
         return []
     if isinstance(s, Warmup):
-        W = max(_f(s.steps), 0.0)
+        W = _f(s.steps)
         out = [Phase(off, min(off + W, end), "warmup")] if W > 0 else []
-        return out + _segments(s.schedule, off + W, length - W, depth + 1)
+        return out + _from(off, _segments(s.schedule, off + W, length - W, depth + 1))  # W < 0: a shift
     if isinstance(s, Join):
         b = [float(x) for x in np.asarray(s.boundaries, np.float64)]
         starts, ends = [0.0] + b, b + [math.inf]
         out = []
         for piece, st, en in zip(s.schedules, starts, ends):
             lo, hi = off + st, min(off + en, end)
-            if hi > lo:
-                out += _segments(piece, lo, hi - lo, depth + 1)
+            if hi > max(lo, off):  # a piece starting below 0 (a shift) shows from `off` on
+                out += _from(off, _segments(piece, lo, hi - lo, depth + 1))
         return out
     if isinstance(s, Select):
         i = int(np.clip(int(np.asarray(s.index)), 0, len(s.schedules) - 1))

@@ -71,6 +71,16 @@ def test_phases_of_a_three_phase_onecycle() -> None:
     assert [g[0] for g in got] == [0, 25, 50] and got[-1][1] == 100
 
 
+def test_phases_of_a_start_below_zero() -> None:
+    # A join's boundary or a warmup's length below 0 shifts the next schedule: its phases show from step 0
+    # and end early (they began before 0); the pieces before it never show.
+    s = jaxsched.join([jaxsched.constant(0.1), jaxsched.cosine(1.0, 0.0, 20)], [-3])
+    assert [(p.start, p.end, p.label) for p in phases(s, 30)] == [(0.0, 17.0, "cosine"), (17.0, 30.0, "hold")]
+    w = jaxsched.warmup(jaxsched.cosine(1.0, 0.0, 20), -2.5)
+    assert [(p.start, p.end, p.label) for p in phases(w, 30)] == [(0.0, 17.5, "cosine"), (17.5, 30.0, "hold")]
+    assert horizon(s) == 17 and horizon(w) == 18
+
+
 def test_horizon() -> None:
     J = jaxsched
     assert horizon(J.warmup_cosine(1.0, total_steps=5000, warmup_steps=10)) == 5000
