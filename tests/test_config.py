@@ -1007,15 +1007,23 @@ def test_a_config_naming_a_compat_class_is_held_to_its_factorys_ranges(
         from_config(cfg)
 
 
-def test_every_compat_bound_is_tested() -> None:
+def _compat_classes_declaring(attr: str) -> Iterator[tuple[str, type]]:
+    """``(module, class)`` for each compat class that declares ``attr`` itself (not inherited)."""
     import importlib
 
-    declared = set()
     for m in C._compat_modules():
         mod = importlib.import_module(f"jaxsched.compat.{m}")
         for obj in vars(mod).values():
-            if isinstance(obj, type) and obj.__module__ == mod.__name__ and "_config_bounds" in vars(obj):
-                declared |= {(m.lstrip("_"), obj.__name__, f, b) for f, b in obj._config_bounds.items()}
+            if isinstance(obj, type) and obj.__module__ == mod.__name__ and attr in vars(obj):
+                yield m.lstrip("_"), obj
+
+
+def test_every_compat_bound_is_tested() -> None:
+    declared = {
+        (m, c.__name__, f, b)
+        for m, c in _compat_classes_declaring("_config_bounds")
+        for f, b in c._config_bounds.items()
+    }
     assert declared == {(c[0], c[2], c[3], c[4]) for c in COMPAT_OUT_OF_RANGE}
 
 
@@ -1051,14 +1059,7 @@ def test_a_config_naming_a_compat_class_is_held_to_its_factorys_checks(
 
 
 def test_every_compat_check_is_tested() -> None:
-    import importlib
-
-    declared = set()
-    for m in C._compat_modules():
-        mod = importlib.import_module(f"jaxsched.compat.{m}")
-        for obj in vars(mod).values():
-            if isinstance(obj, type) and obj.__module__ == mod.__name__ and "_config_check" in vars(obj):
-                declared.add((m.lstrip("_"), obj.__name__))
+    declared = {(m, c.__name__) for m, c in _compat_classes_declaring("_config_check")}
     assert declared == {(c[0], c[2]) for c in COMPAT_CHECKED}
 
 
