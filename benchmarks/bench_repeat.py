@@ -4,7 +4,9 @@
 P = S, S/10 and S/1000 (1, 10 and 1000 cycles). The cycle index is a closed
 form, so the cost should not depend on the number of cycles. For scale: the
 plain cosine (no restarts), a hand-fused restart (``t mod P``, the same decay
-per cycle) and SGDR with period doubling (``period_mult=2``).
+per cycle), SGDR with period doubling (``period_mult=2``) and a join of six
+such SGDR pieces. Above 2**17 steps the restarts are located in exact integer
+arithmetic (``repeat``'s exact path), which these S take.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def run(cfg: Config) -> Section:
         add(f"repeat-{c}", f"repeat, {c} cycle(s) of {P:,}", rep)
     add("cosine", "plain cosine, no restarts", jaxsched.cosine(1.0, 0.0, S))
     add("sgdr", f"sgdr, period {S // 1000:,}, period_mult=2", jaxsched.sgdr(1.0, S // 1000, period_mult=2.0))
+    # A join of restarts: a family of 6 repeats selects its members' leaves per step (DESIGN.md, "Join").
+    six = [jaxsched.sgdr(1.0 / (i + 1), S // 1000 + i, period_mult=2.0) for i in range(6)]
+    add("join-sgdr", "join of 6 sgdr pieces (each as above)", jaxsched.join(six, [S * i // 6 for i in range(1, 6)]))
 
     t = steps
     for c in CYCLES:

@@ -27,6 +27,7 @@ from ._base import (
     Array,
     Schedule,
     _gets_pair,
+    _nodes,
     clip_time,
     local_time,
     passed,
@@ -42,6 +43,7 @@ from ._base import (
 
 _WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
 _EACH_MAX = 4  # families up to this size evaluate every member with its own start and length (DESIGN.md, "Join")
+_EACH_MAX_RESTARTS = 2  # the same for families with a `repeat` inside: a member costs a cycle search
 
 
 def _family_key(s: Schedule, batch_ndim: int) -> Any:
@@ -153,12 +155,14 @@ class Join(Schedule):
             parts.append(self._gathered(t, idx, b, starts, lens, members, treedef, list(cols)))
         for group in _groups(plain_pieces, max(b.ndim - 1, 0)):
             members = [plain[g] for g in group]
-            if len(members) <= _EACH_MAX:
+            restarts = any(getattr(s, "_restarts", False) for s in _nodes(plain_pieces[group[0]]))
+            if len(members) <= (_EACH_MAX_RESTARTS if restarts else _EACH_MAX):
                 # Each member on its own: its start and length are per setting, so the exact local
                 # step's split and the progress's reciprocal are hoisted out of the loop over steps.
                 # Selecting the leaves per step instead (below) made them per step (a divide and an
-                # int/frac split each): a grid of 2 cosine pieces ran 2.5x slower, 4 pieces 1.4x, and
-                # two SGDR pieces 6x (repeat's restart table, a scan per setting, ran per step).
+                # int/frac split each): a grid of 2 cosine pieces ran 2.5x slower, 4 pieces 1.4x. A
+                # member with restarts costs more (the cycle search, and above 2**17 the exact path):
+                # selecting pays from 3 such members (DESIGN.md, "Join").
                 for g, j in zip(group, members):
                     piece = plain_pieces[g]
                     # The last piece is unbounded (length inf): no upper clip, and no clip at 0 for a

@@ -107,26 +107,41 @@ def _floordiv(k: Array, p: Array) -> Array:
     return q + (r >= p).astype(k.dtype) - (r < 0).astype(k.dtype)
 
 
-def _restart_table(p: Array, m: Array) -> tuple[Array, Array, Array, Array]:
-    """Restart points of cycles ``p, p m, p m**2, ...`` (integers) up to the int range, one row per setting.
+def _restart_rows(p: Array, m: Array, per_step: bool) -> Any:
+    """Restart points of cycles ``p, p m, p m**2, ...`` (integers) up to the int range.
 
-    Returns ``(S, L, exact, exists)`` for restarts ``j = 1 .. bits - 1``: ``S[j]`` the step of restart
-    ``j``, ``L[j]`` the length of the cycle it starts, ``exact[j]`` whether that length fits the int
-    type, ``exists[j]`` whether the restart does (false from the first one past the maximum on).
+    Yields ``(S, L, exact, exists)`` for restarts ``j = 1 .. bits - 1``: ``S`` the step of restart
+    ``j``, ``L`` the length of the cycle it starts, ``exact`` whether that length fits the int type,
+    ``exists`` whether the restart does (false from the first one past the maximum on).
+
+    Settings that are scalars per setting tabulate the rows once (a ``lax.scan`` over scalars: under
+    ``vmap`` a table per setting, outside the loop over steps). Settings selected per step (a ``join``'s
+    family of repeats, whose leaves are gathered by the active piece) compute them inline, fused into
+    the step's loop: a scan over per-step arrays makes one pass through memory per restart (~100 ns
+    per element for a join of 5 SGDR pieces; ~20 inline, DESIGN.md).
     """
     big = jnp.iinfo(p.dtype).max
+    # length <= big // m: whether the next length fits (a vectorised floor division for per-step m)
+    lim = _floordiv(jnp.full_like(m, big), m) if per_step else big // m
 
     def step(carry: tuple[Array, Array, Array], _: Any) -> tuple[tuple[Array, Array, Array], tuple[Array, ...]]:
         s, length, ok = carry
         exists = ok & (length <= big - s)
         s = jnp.where(exists, s + length, s)
-        exact = exists & (length <= big // m)
+        exact = exists & (length <= lim)
         length = jnp.where(exact, length * m, length)
         return (s, length, exact), (s, length, exact, exists)
 
-    init = (jnp.zeros_like(p), p, jnp.ones(jnp.shape(p), bool))
-    _, rows = jax.lax.scan(step, init, None, length=jnp.iinfo(p.dtype).bits - 1)
-    return tuple(jnp.moveaxis(x, 0, -1) for x in rows)  # type: ignore[return-value]
+    carry = (jnp.zeros_like(p), p, jnp.ones(jnp.shape(p), bool))
+    n = jnp.iinfo(p.dtype).bits - 1
+    if per_step:
+        for _ in range(n):
+            carry, row = step(carry, None)
+            yield row
+    else:
+        _, rows = jax.lax.scan(step, carry, None, length=n)
+        for j in range(n):
+            yield tuple(x[j] for x in rows)
 
 
 def _geom(i: Array, d: Array) -> Array:
@@ -264,13 +279,14 @@ class Repeat(Schedule):
             # tabulated once per setting; each step counts those it has passed (a vectorised chain).
             mr = jnp.round(m)
             geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
-            table = _restart_table(jnp.where(geo, P, one).astype(k.dtype), jnp.where(geo, mr, 2 * one).astype(k.dtype))
+            p_int = jnp.where(geo, P, one).astype(k.dtype)
+            per_step = jnp.ndim(p_int) > 0 and jnp.size(p_int) >= jnp.size(k)  # leaves selected by a join
+            rows = _restart_rows(p_int, jnp.where(geo, mr, 2 * one).astype(k.dtype), per_step)
             s_k = jnp.zeros_like(k)
             l_k = jnp.where(geo, P, one).astype(k.dtype) + s_k
             exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
             n_k = s_k
-            for j in range(table[0].shape[-1]):
-                s_j, l_j, exact_j, exists_j = (x[..., j] for x in table)
+            for s_j, l_j, exact_j, exists_j in rows:
                 move = exists_j & (k >= s_j)
                 n_k = n_k + move.astype(k.dtype)
                 s_k = jnp.where(move, s_j, s_k)

@@ -914,6 +914,51 @@ def test_closed_form_matches_the_exact_path_below_its_limit() -> None:
     assert float(jnp.max(gaps)) <= 1e-6, np.asarray(gaps)
 
 
+def test_restart_rows_inline_match_the_table() -> None:
+    # repeat's exact path for integer growth: settings that are scalars tabulate the restart points
+    # with a scan; settings selected per step (a join's family) compute the same rows inline, with a
+    # vectorised floor division for the overflow bound. Bit for bit, up to and past the int32 range.
+    from jaxsched._repeat import _restart_rows
+
+    p = np.array([1, 1, 3, 7, 1000, 2**20 + 1, 2**30, 2**30, 5, 1], np.int32)
+    m = np.array([2, 3, 2, 5, 2, 2, 2, 2**30, 2**30 - 1, 46341], np.int32)
+    inline = list(_restart_rows(jnp.asarray(p), jnp.asarray(m), True))
+    table = list(_restart_rows(jnp.asarray(p), jnp.asarray(m), False))
+    assert len(inline) == len(table) == 31
+    for a, b in zip(inline, table):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    exists = np.stack([np.asarray(r[3]) for r in table])
+    assert exists[:, 0].sum() == 31 and exists[:, 7].sum() == 1  # P = 1, m = 2: 31 restarts; P = m = 2**30: 1
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 9])
+def test_join_of_repeats_on_the_exact_path_matches_the_reference(n: int) -> None:
+    # A join of n repeats with integer settings, read at steps past 2**17 (the exact integer path).
+    # Families of 3 and more select their members' leaves per step, and the restart points are then
+    # computed per step (9: gathered), 2 evaluate each member: all must land every restart exactly.
+    periods, mults = [3 + 5 * i for i in range(n)], [2.0 + (i % 2) for i in range(n)]
+    bounds = [float(2**21 * i + 7 * i) for i in range(1, n)]
+
+    def pieces(mod: Any, c: float) -> list[Any]:
+        return [mod.repeat(mod.linear(c, 0.0, P), P, mv) for P, mv in zip(periods, mults)]
+
+    starts = [0.0, *bounds]
+    k = [2**21 * n + 5, R.INT32_MAX]
+    for start, P, mv in zip(starts, periods, mults):
+        for r in _restarts(P, mv, 40):
+            if start + r < min(2**21 * n, R.INT32_MAX):
+                k += [int(start + r) - 1, int(start + r), int(start + r) + 1]
+    k = np.unique(np.asarray(k, np.int64))
+    assert np.any(k >= 2**17)  # the whole call takes the exact path
+    assert_close_to_peak(_ev(js.join(pieces(js, 1.0), bounds), k), R.join(pieces(R, 1.0), bounds)(k), 1.0, 2e-6)
+    # a grid of two such joins under vmap (the leaves batched, then selected per step)
+    batch = jax.tree.map(lambda *x: jnp.stack(x), *[js.join(pieces(js, c), bounds) for c in (1.0, 0.5)])
+    got = jax.jit(jax.vmap(lambda s: s(jnp.asarray(k, jnp.int32))))(batch)
+    for row, c in zip(np.asarray(got), (1.0, 0.5)):
+        assert_close_to_peak(row, R.join(pieces(R, c), bounds)(k), 1.0, 2e-6)
+
+
 @pytest.mark.parametrize("mult", [1.0, 2.0, 1.5])
 def test_repeat_without_decay_or_limit_is_structure(mult: float) -> None:
     # decay=None / cycles=None (the defaults) are structure, like a cosine's exponent=None: the same
