@@ -325,7 +325,9 @@ def cyclic(
     ``step_size_down`` (default: the same), repeating forever; ``g`` is 1
     (``"triangular"``), ``0.5**cycle`` (``"triangular2"``) or ``gamma**t``
     (``"exp_range"``, ``t`` the global step). ``mode`` may be an index, traced
-    too. For the matching momentum cycle pass the momenta in reverse:
+    too. ``gamma > 0`` is read by ``"exp_range"`` only; with another mode given
+    concretely, any real ``gamma`` is accepted and unused (as in torch's
+    ``CyclicLR``). For the matching momentum cycle pass the momenta in reverse:
     ``cyclic(max_momentum, base_momentum, ...)``.
 
     >>> import jaxsched
@@ -343,7 +345,10 @@ def cyclic(
             f"cyclic: step_size_up + step_size_down must be > 0, got {step_size_up!r} and {step_size_down!r}"
         )
     k = V.choice("mode", mode, CYCLIC_MODES)
-    g = V.positive("gamma", gamma)
+    # gamma is read by "exp_range" only: with another mode named (concrete) any real is accepted and
+    # unused, as torch's CyclicLR does; where the mode is traced any of them may run.
+    exp_range = V.is_traced(k) or int(k) == CYCLIC_MODES.index("exp_range")
+    g = V.positive("gamma", gamma) if exp_range else V.real("gamma", gamma)
     one = _one()
     dt = float_dtype()
     period = up + down

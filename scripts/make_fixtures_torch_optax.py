@@ -338,6 +338,8 @@ def draw_torch(name: str, rng: random.Random, n_cases: int = 24) -> list[dict[st
             if i % 8 == 6:
                 kw["scale_fn"] = {"fn": "inv", "args": [f32(rng.uniform(0, 0.1))]}
                 kw["scale_mode"] = "iterations"
+            if i in (3, 4):  # gamma is unused outside exp_range: torch accepts any (triangular, triangular2)
+                kw["gamma"] = [0.0, -0.5][i - 3]
             if i == 0:
                 kw = {"base_lr": kw["base_lr"], "max_lr": kw["max_lr"], "step_size_up": 7}
             C = kw["step_size_up"] + (kw["step_size_up"] if kw.get("step_size_down") is None else kw["step_size_down"])

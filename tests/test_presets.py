@@ -599,6 +599,12 @@ def test_cyclic_defaults_and_mode_names() -> None:
         x = jaxsched.cyclic(0.1, 1.0, 10, 15, mode=name, gamma=0.995)(T72)
         y = jaxsched.cyclic(0.1, 1.0, 10, 15, mode=k, gamma=0.995)(T72)
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    # gamma is read by exp_range only: with another mode named, any real is accepted and unused (torch)
+    for name in MODES[:2]:
+        want = np.asarray(jaxsched.cyclic(0.1, 1.0, 10, 15, mode=name)(T72))
+        for g in (0.0, -0.5, 3.0):
+            got = jaxsched.cyclic(0.1, 1.0, 10, 15, mode=name, gamma=g)(T72)
+            np.testing.assert_array_equal(np.asarray(got), want)
 
 
 @pytest.mark.parametrize(
@@ -625,7 +631,11 @@ def test_cyclic_defaults_and_mode_names() -> None:
         (lambda: jaxsched.sgdr(1.0, 10, cycles=0.5), ValueError, "cycles"),
         (lambda: jaxsched.cyclic(0.0, 1.0, 0, 0), ValueError, "step_size"),
         (lambda: jaxsched.cyclic(0.0, 1.0, 10, mode="sine"), ValueError, "mode"),
-        (lambda: jaxsched.cyclic(0.0, 1.0, 10, gamma=0.0), ValueError, "gamma"),
+        (lambda: jaxsched.cyclic(0.0, 1.0, 10, mode="exp_range", gamma=0.0), ValueError, "gamma"),
+        (lambda: jaxsched.cyclic(0.0, 1.0, 10, mode=2, gamma=-1.0), ValueError, "gamma"),
+        (lambda: jaxsched.cyclic(0.0, 1.0, 10, gamma=float("nan")), ValueError, "gamma"),
+        # a traced mode may be exp_range: gamma is checked
+        (lambda: jax.jit(lambda k: jaxsched.cyclic(0.0, 1.0, 10, mode=k, gamma=0.0)(3))(0), ValueError, "gamma"),
         (lambda: jaxsched.cyclic(0.0, "1.0", 10), TypeError, "max_value"),
     ],
 )
