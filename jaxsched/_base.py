@@ -352,9 +352,13 @@ class Pair:
     integer time). Internal only: never leaves a trace.
 
     ``top`` is the global integer step the pair was made from, an upper bound
-    of ``k``. It does not depend on any hyperparameter, so a decision taken on
-    it (``repeat``'s choice of its exact path) stays unbatched under ``vmap``
-    over a grid of settings, and ``lax.cond`` still runs one branch.
+    of ``k``: a start below 0 (a join's boundary or a warmup's length there)
+    puts ``k`` ahead of the global step, and :func:`sub_time` adds its distance,
+    bounded over the whole batch. It does not depend on any setting alone, so
+    a decision taken on it (``repeat``'s choice of its exact path) stays
+    unbatched under ``vmap`` over a grid of settings, and ``lax.cond`` still
+    runs one branch. (Where ``exact`` is decided, :func:`eval_time` has
+    accounted for such starts and ``top`` is not read, nor updated.)
 
     ``exact`` (static) is that decision when it was taken once for the whole
     schedule (see :func:`eval_time`): True where some step needs ``repeat``'s
@@ -408,6 +412,25 @@ def _int_split(x: Array, idt: Any) -> tuple[Array, Array, Array]:
     return whole.astype(idt), xc - whole, fits
 
 
+@jax.custom_batching.custom_vmap
+def _batch_max(x: Array) -> Array:
+    """``x`` (a scalar); under ``vmap``, its maximum over the batch, unbatched (every level of nesting).
+
+    A bound that holds for every setting of a grid, so a ``lax.cond`` on it still runs one branch.
+    """
+    return x
+
+
+@_batch_max.def_vmap
+def _batch_max_rule(axis_size: int, in_batched: Sequence[bool], x: Array) -> tuple[Array, bool]:
+    return (_batch_max(jnp.max(x, axis=0)) if in_batched[0] else x), False
+
+
+def _lead(start: Array) -> Array:
+    """How far below 0 ``start`` lies (``max(0, -start)``), at most, over its elements and any batch."""
+    return _batch_max(jnp.max(jax.lax.stop_gradient(jnp.maximum(-jnp.asarray(start), 0.0))))
+
+
 def sub_time(t: Any, start: Array, dtype: Any) -> Any:
     """``t - start``: a :class:`Pair` for an integer or pair ``t`` (exact), else a float.
 
@@ -432,7 +455,11 @@ def sub_time(t: Any, start: Array, dtype: Any) -> Any:
     # pair path (WSD's grid: 19.1 -> 20.9 ms in an in-process A/B, not a benchmark), so those steps are out of
     # range (docs/conventions.md).
     k = t.k + jnp.where(whole == info.min, whole, whole + carry.astype(idt))
-    return Pair(k, r - carry, t.top, t.exact)
+    top = t.top
+    if t.exact is None:  # top must stay an upper bound of k (repeat decides on it): add a start below 0
+        ahead = jnp.clip(jnp.ceil(_lead(start)), 0.0, _max_float_in(idt, dtype)).astype(idt)
+        top = jnp.where(top > info.max - ahead, info.max, top + ahead)
+    return Pair(k, r - carry, top, t.exact)
 
 
 def shift(t: Any, start: Array, dtype: Any) -> Array:
@@ -647,11 +674,12 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     """Evaluate at a normalised time (:func:`as_time`): the entry point of every call.
 
     A schedule with restarts needs ``repeat``'s exact integer path only for
-    large integer steps (2**17 and up in float32). That is decided here, once
-    for the whole tree and on the steps alone, by one ``lax.cond`` whose
-    branches each evaluate the whole schedule: every piece of it fuses into
-    one loop per branch, and under ``vmap`` over settings the predicate stays
-    unbatched, so only one branch runs.
+    large integer local steps (2**17 and up in float32). That is decided here,
+    once for the whole tree, on the steps and the distance of any start below 0
+    (which puts a local step ahead of the global one; bounded over a batch), by
+    one ``lax.cond`` whose branches each evaluate the whole schedule: every
+    piece of it fuses into one loop per branch, and under ``vmap`` over
+    settings the predicate stays unbatched, so only one branch runs.
     """
     if not jnp.issubdtype(t.dtype, jnp.integer):
         return schedule._eval(t)
@@ -659,8 +687,16 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     if not limits:
         return schedule._eval(t)
     lim = jnp.asarray(min(min(limits), int(jnp.iinfo(t.dtype).max)), t.dtype)
+    need = jnp.any(t >= lim)
+    # A start below 0 (a join boundary or warmup length there: a shift) puts a child's local step ahead of
+    # the global one, by at most the sum of those distances (bounded over the batch: still unbatched).
+    aheads = [a for a in (s._ahead() for s in _nodes(schedule)) if a is not None]
+    if aheads:
+        dt = jnp.result_type(*aheads)
+        ahead = sum(aheads[1:], aheads[0])
+        need = need | (ahead + jnp.max(t, initial=0).astype(dt) >= lim.astype(dt))
     return jax.lax.cond(
-        jnp.any(t >= lim),
+        need,
         lambda: schedule._at(Pair(t, None, t, exact=True)),
         lambda: schedule._at(Pair(t, None, t, exact=False)),
     )
@@ -721,6 +757,14 @@ class Schedule:
 
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _ahead(self) -> Array | None:
+        """How far below 0 a child's start may lie, at most (unbatched: :func:`_lead`); None: never.
+
+        A join's boundary or a warmup's length below 0 starts a child that far in, so the child's local
+        step runs ahead of the global one (:func:`eval_time` picks ``repeat``'s exact path from it).
+        """
+        return None
 
     def _subschedules(self) -> list[Any]:
         """The fields to walk for schedules inside this one (see ``_nodes``; a join walks its families)."""

@@ -27,6 +27,7 @@ from ._base import (
     Array,
     Schedule,
     _gets_pair,
+    _lead,
     _nodes,
     clip_time,
     local_time,
@@ -138,6 +139,10 @@ class Join(Schedule):
         (stacks, plain_pieces, _), (_, families, _) = _flatten_join(self)
         protos = [jax.tree_util.tree_unflatten(treedef, list(cols)) for (_, treedef), cols in zip(families, stacks)]
         return [*protos, *plain_pieces]
+
+    def _ahead(self) -> Array | None:
+        b = self.boundaries
+        return None if b.shape[-1] == 0 else _lead(b)
 
     def _eval(self, t: Array) -> Array:
         (stacks, plain_pieces, b), (n, families, plain) = _flatten_join(self)
@@ -301,6 +306,9 @@ class Warmup(Schedule):
     target: Array | None = None
     _takes_pair = True
     # No bound on steps: below 0 there is no ramp and the schedule starts -steps in (see `warmup`).
+
+    def _ahead(self) -> Array | None:
+        return _lead(self.steps)
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype

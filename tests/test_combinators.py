@@ -1113,6 +1113,46 @@ def test_a_pair_child_sees_a_start_below_zero_exactly(b: float) -> None:
     assert len(set(want.tolist())) == 3
 
 
+@pytest.mark.parametrize("P,mult,shift", [(7, 1.0, 2**25 + 4), (5, 2.0, 5242775), (3, 3.0, 21523308)])
+def test_a_start_far_below_zero_takes_repeats_exact_path(P: int, mult: float, shift: int) -> None:
+    # A start at -shift puts a repeat's local step `shift` ahead of the global one: past 2**17, where only
+    # the exact integer path finds its restarts. Whether a call takes it was decided on the global steps
+    # alone (all below 2**17 here): the cycle phase was off by up to a whole cycle. (Found in review.)
+    # The start's distance now counts, bounded over a grid's settings, so a grid still runs one branch.
+    assert float(np.float32(-shift)) == -shift  # the boundary itself is exact in float32
+    k = np.arange(0, 200)
+    want = R.join([R.constant(0.0), R.repeat(R.linear(1.0, 0.0, P), P, mult)], [-shift])(k)
+    rep = js.repeat(js.linear(1.0, 0.0, P), P, mult)
+    joined = js.join([js.constant(0.0), rep], [-shift])
+
+    @pytree
+    class _Wrap(js.Schedule):  # a class that takes no pair: the join below it decides on its own
+        inner: js.Schedule
+
+        def _eval(self, t: Any) -> Any:
+            return self.inner._at(t)
+
+    for s in (joined, js.warmup(rep, -shift), _Wrap(joined), js.warmup(joined, 3.0)):
+        k_s = k + 3 if isinstance(s, js.Warmup) and s.schedule is joined else k
+        assert_close_to_peak(jax.jit(lambda s, k: s(k))(s, jnp.asarray(k_s, jnp.int32)), want, 1.0, 2e-6)
+    # a grid of warmups, one of them at -shift: that setting is exact too, and the call one conditional
+    ws = jnp.asarray([10.0, -float(shift), 3.0])
+    grid = jax.jit(jax.vmap(lambda w: js.warmup(rep, w)(jnp.asarray(k, jnp.int32))))
+    for row, w in zip(np.asarray(grid(ws)), np.asarray(ws).tolist()):
+        assert_close_to_peak(row, R.warmup(R.repeat(R.linear(1.0, 0.0, P), P, mult), w)(k), 1.0, 2e-6)
+    assert grid.lower(ws).compile().as_text().count(" conditional(") == 1
+
+
+def test_batch_max_is_a_bound_over_every_level_of_vmap() -> None:
+    from jaxsched._base import _batch_max
+
+    x = jnp.arange(12.0).reshape(3, 4) - 20.0
+    assert float(_batch_max(jnp.float32(2.5))) == 2.5
+    out = jax.vmap(jax.vmap(_batch_max))(x)
+    assert jnp.shape(out) == (3, 4) and bool(jnp.all(out == -9.0))  # unbatched inside: the max of all 12
+    assert str(jax.make_jaxpr(jax.vmap(jax.vmap(_batch_max)))(x)).count("reduce_max") == 2
+
+
 @pytest.mark.parametrize("decay,after", [(None, 0.1), (0.5, 0.0), (1.0, 0.1), (1.5, 0.1 * math.exp(80.0))])
 def test_shrinking_cycles_end_at_their_limit_point(decay: float | None, after: float) -> None:
     # Cycles of 16 * 0.5**i add up to 32: from step 32 on every cycle has run. The value there is a cycle's
