@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
+from fractions import Fraction
 from typing import Any
 
 import jax
@@ -283,11 +284,13 @@ REPEAT_CASES = [
         zero={"period": 7.0, "mult": 1.0, "decay": 0.0, "cycles": 2.0, "low": 0.0},
     ),
     _rep_case("repeat-mult3", 1.0, 3.0, 15, decay=0.9),
+    # 11 restarts: float steps 1e-3 off a restart resolve it where 1e-3 exceeds the restart point's doubt
+    # ((3 + 1.25 i log m) eps relative, see _repeat; 1e-3 below the 12th, at 1029.97, is inside it in float32).
     _rep_case(
         "repeat-mult1.5",
         4.0,
         1.5,
-        12,
+        11,
         decay=0.8,
         zero={"period": 4.0, "mult": 1.0, "decay": 0.0, "cycles": 1.0, "low": 0.0},
     ),
@@ -1141,6 +1144,31 @@ def test_a_start_far_below_zero_takes_repeats_exact_path(P: int, mult: float, sh
     for row, w in zip(np.asarray(grid(ws)), np.asarray(ws).tolist()):
         assert_close_to_peak(row, R.warmup(R.repeat(R.linear(1.0, 0.0, P), P, mult), w)(k), 1.0, 2e-6)
     assert grid.lower(ws).compile().as_text().count(" conditional(") == 1
+
+
+@pytest.mark.parametrize("P,mult", [(1.0, 1.25), (2.5, 3.0), (0.5, 3.0), (1.0, 2.5), (3.0, 1.5), (7.5, 1.125)])
+def test_restart_points_exact_in_binary_are_reached(P: float, mult: float) -> None:
+    # Restart points that are not integers but exact in binary (P = 1, m = 1.25: 2.25, 3.8125, 5.765625, ...)
+    # came out of the closed form a few ulps high, so the step at the point read the end of the cycle
+    # before (found by fuzzing the timm port). Every such point is reached, in float32 and x64 (the
+    # exact path above 2**17 too), and a step 1/16 below it is still in the cycle before.
+    pts, s, length = [], Fraction(0), Fraction(P)
+    for _ in range(40):
+        s, length = s + length, length * Fraction(mult)
+        if s < 2**30:
+            pts.append(s)
+    ref = R.repeat(R.linear(1.0, 0.0, P), P, mult)
+    for x64, dt in ((False, np.float32), (True, np.float64)):
+        exact = [float(x) for x in pts if Fraction(float(dt(float(x)))) == x and x.denominator > 1]
+        assert exact
+        with jax.enable_x64(x64):
+            sched = js.repeat(js.linear(1.0, 0.0, P), P, mult)
+            # the restart's value, up to the rounding of the point (a few ulps of it, where it came out low)
+            np.testing.assert_allclose(np.asarray(sched(np.asarray(exact, dt))), 1.0, rtol=64 * np.finfo(dt).eps)
+            # the step 1/16 below: the cycle before, where 1/16 is beyond the point's ~i log(m) ulps of doubt
+            below = np.asarray([x - 0.0625 for x in exact if x < (2**12 if dt is np.float32 else 2**30)], dt)
+            assert below.size and np.all(np.asarray(sched(below)) < 0.5)
+            assert_close_to_peak(sched(below), ref(below), 1.0, 1e-9 if x64 else 2e-5)
 
 
 def test_batch_max_is_a_bound_over_every_level_of_vmap() -> None:

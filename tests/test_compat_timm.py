@@ -197,6 +197,26 @@ def test_step_fractional_decay_t_uses_the_true_quotient():
     np.testing.assert_allclose(v, [0.5**10, 0.5**20], rtol=1e-6)
 
 
+def test_restarts_at_steps_that_are_not_integers():
+    # cycle_mul != 1 with restart points exact in binary but not integers (1 + 1.25 + 1.5625 + 1.953125 =
+    # 5.765625): the port gave the end of the previous cycle there (1e-30), where timm restarts at lr.
+    # Found by fuzzing the port against timm 1.0.31 (1,154 of 3,239 such restarts; now none).
+    cases = [
+        (timm.CosineLRScheduler(1.0, 1, cycle_mul=1.25, cycle_limit=100), 5.765625),
+        (timm.PolyLRScheduler(1.0, 0.5, cycle_mul=3.0, cycle_limit=math.inf, warmup_prefix=True), 6.5),
+        (timm.CosineLRScheduler(1.0, 2.5, cycle_mul=3.0, cycle_limit=100), 302.5),
+        (timm.CosineLRScheduler(1.0, 1000, cycle_mul=1.25, cycle_limit=100), 5765.625),
+    ]
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            for s, t in cases:
+                assert float(s(t)) == pytest.approx(1.0, rel=1e-6), (s, t, x64)
+                assert float(s(t - 0.0625)) < 0.2  # near the end of the cycle before
+    # tanh's value at a restart is its start value, not lr (timm misses this one too, with 0.00247)
+    tanh = timm.TanhLRScheduler(1.0, 8, cycle_mul=1.25, cycle_limit=100)
+    assert float(tanh(30.5)) == pytest.approx(float(tanh(0)), rel=1e-6)
+
+
 def test_shrinking_cycles_past_their_limit():
     # cycle_mul < 1: timm raises ValueError (math domain error) from t = t_initial / (1 - cycle_mul) on;
     # jaxsched gives lr_min once cycle_limit cycles are done, and keeps going finitely with no limit.
