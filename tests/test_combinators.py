@@ -1171,6 +1171,18 @@ def test_restart_points_exact_in_binary_are_reached(P: float, mult: float) -> No
             assert_close_to_peak(sched(below), ref(below), 1.0, 1e-9 if x64 else 2e-5)
 
 
+def test_an_integer_step_just_below_a_restart_that_is_not_an_integer() -> None:
+    # Restart 10 of P = 1000, m = 1.5 is at 113330.08: step 113330 is in the cycle before. The band that lets
+    # a fractional step reach a restart point a few eps above it (see above) would put it past the restart;
+    # integer steps keep the plain comparison.
+    k = np.asarray([113329, 113330, 113331])
+    s, ref = js.repeat(js.cosine(1.0, 0.0, 1000.0), 1000.0, 1.5), R.repeat(R.cosine(1.0, 0.0, 1000.0), 1000.0, 1.5)
+    want = ref(k)
+    assert want[1] < 1e-9 < 0.99 < want[2]
+    assert_close_to_peak(s(k), want, 1.0, 1e-5)
+    assert_close_to_peak(s(k.astype(np.float32)), want, 1.0, 1e-5)
+
+
 def test_batch_max_is_a_bound_over_every_level_of_vmap() -> None:
     from jaxsched._base import _batch_max
 
