@@ -679,6 +679,10 @@ def _decode_leaf(x: Any, entry: _Entry, field: str, path: str) -> jax.Array:
         finite = a[np.isfinite(a)]
         if finite.size and float(np.max(np.abs(finite))) > fmax:
             raise ValueError(f"{path}: values overflow {np.dtype(canon).name} (must be finite), got {str(x)[:80]}")
+    if field in entry.bounds:  # the value as written, as a factory checks it (the stored leaf: _walk_check)
+        op, lo = entry.bounds[field]
+        if not _BOUND_OPS[op](a, lo).all():
+            raise ValueError(f"{path} must be {op} {lo:g}, got {str(x)[:80]}")
     return jnp.asarray(a.astype(canon))
 
 

@@ -64,22 +64,30 @@ def real(
         raise ValueError(f"{name} must not be NaN, got {x!r}")
     if finite and not allow_inf and not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite, got {x!r}")
-    if lo is not None:
-        bad = a <= lo if lo_open else a < lo
-        if bad.any():
-            op = ">" if lo_open else ">="
-            raise ValueError(f"{name} must be {op} {lo}, got {x!r}")
-    if hi is not None:
-        bad = a >= hi if hi_open else a > hi
-        if bad.any():
-            op = "<" if hi_open else "<="
-            raise ValueError(f"{name} must be {op} {hi}, got {x!r}")
-    with np.errstate(over="ignore"):
+    _bounds(name, x, a, lo, lo_open, hi, hi_open)
+    with np.errstate(over="ignore", under="ignore"):
         out = a.astype(np.dtype(dtype))
     if finite and not np.isfinite(out[np.isfinite(a)]).all():
         top = np.finfo(np.dtype(dtype)).max
         raise ValueError(f"{name} overflows {np.dtype(dtype).name} (largest {top:.4g}), got {x!r}")
+    # The leaf is the rounded value: 1e-50 is > 0 but stores 0 in float32 (a config of it is refused too).
+    _bounds(name, x, out.astype(np.float64), lo, lo_open, hi, hi_open, f" (stored as {out.tolist()!r} in {out.dtype})")
     return leaf(out)
+
+
+def _bounds(
+    name: str, x: Any, a: np.ndarray, lo: float | None, lo_open: bool, hi: float | None, hi_open: bool, note: str = ""
+) -> None:
+    if lo is not None:
+        bad = a <= lo if lo_open else a < lo
+        if bad.any():
+            op = ">" if lo_open else ">="
+            raise ValueError(f"{name} must be {op} {lo}, got {x!r}{note}")
+    if hi is not None:
+        bad = a >= hi if hi_open else a > hi
+        if bad.any():
+            op = "<" if hi_open else "<="
+            raise ValueError(f"{name} must be {op} {hi}, got {x!r}{note}")
 
 
 def leaf(a: Any, dtype: Any = None) -> jax.Array:
@@ -138,7 +146,15 @@ def vector(
         raise ValueError(
             f"{name} must be non-decreasing, got {x!r} ({name}[{i + 1}]={a[i + 1]!r} < {name}[{i}]={a[i]!r})"
         )
-    return leaf(a, float_dtype())
+    dt = np.dtype(float_dtype())
+    with np.errstate(over="ignore", under="ignore"):
+        out = a.astype(dt)
+    if not np.isfinite(out).all():  # rounding keeps the order and the sign: only overflow is left to check
+        i = int(np.argmin(np.isfinite(out)))
+        raise ValueError(
+            f"{name} overflows {dt.name} (largest {np.finfo(dt).max:.4g}), got {x!r} ({name}[{i}]={a[i].item()!r})"
+        )
+    return leaf(out)
 
 
 def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:

@@ -761,6 +761,18 @@ STRUCTURAL_OUT_OF_RANGE = [
      "cycles must be >= 1"),
     (lambda: jaxsched.clip(jaxsched.constant(1.0), 1.0, 0.0), {"type": "Clip", "schedule": _C1, "lo": 1.0, "hi": 0.0},
      "lo <= hi"),
+    # Out of range as written, in range once rounded to float32 (-0.0, 1.0): checked as written, as the
+    # factory checks it (the config was accepted)...
+    (lambda: jaxsched.linear(1.0, 0.0, -1e-50), {"type": "Linear", "init_value": 1.0, "end_value": 0.0,
+                                                  "steps": -1e-50}, "steps must be >= 0"),
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, cycles=0.99999999),
+     {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 1, "decay": 1, "cycles": 0.99999999},
+     "cycles must be >= 1"),
+    # ...and in range as written, out of it once rounded (0.0): checked as stored, by the factory too (its
+    # schedule's own config was refused)
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 1e-50),
+     {"type": "Repeat", "schedule": _C1, "period": 1e-50, "period_mult": 1, "decay": 1, "cycles": "inf"},
+     "period must be > 0"),
     (lambda: jaxsched.minimum(jaxsched.constant(1.0)), {"type": "Extremum", "op": "min", "schedules": [_C1]},
      "at least 2 operands"),
 ]

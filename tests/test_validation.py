@@ -131,6 +131,14 @@ def test_out_of_range_values(factory: str, arg: str, value: Any) -> None:
     _raises(ValueError, lambda: _call(factory, **{arg: value}), arg, repr(value))
 
 
+@pytest.mark.parametrize("factory, arg, value", [("repeat", "period", 1e-50), ("exponential", "decay_steps", 1e-46),
+                                                  ("inverse_sqrt", "timescale", 1e-300)])
+def test_a_value_in_range_that_rounds_out_of_it(factory: str, arg: str, value: float) -> None:
+    # > 0 as given, 0 as stored in float32: the leaf is what the schedule (and its config) holds, so the
+    # factory checks it too (a config of it was refused: from_json(to_json(s)) failed)
+    _raises(ValueError, lambda: _call(factory, **{arg: value}), arg, "> 0", repr(value), "stored as 0.0 in float32")
+
+
 def test_cooldown_shape_is_a_name_or_an_index() -> None:
     for good, k in (("linear", 0), ("Cosine", 1), ("1_sqrt", 2)):  # a name: static (only it is computed)
         c = _call("cooldown", shape=good)
@@ -190,6 +198,10 @@ def test_piecewise_linear_validation() -> None:
     _raises(ValueError, lambda: pl([], []), "values", "[]")
     _raises(ValueError, lambda: pl([0.0, math.inf], [0, 10]), "values", "inf")
     _raises(ValueError, lambda: pl([0.0, 1.0], [-1, 10]), "boundaries", "[-1, 10]")
+    # finite as given, inf in float32 (s(0) was NaN), as a scalar argument is refused
+    _raises(ValueError, lambda: pl([1e39, 0.5], [0, 10]), "values overflows float32", "values[0]=1e+39")
+    _raises(ValueError, lambda: js.piecewise_constant([1.0, 0.5], [1e39]), "boundaries overflows float32")
+    _raises(ValueError, lambda: js.join([C, C], [-1e39]), "boundaries overflows float32", "[-1e+39]")
 
 
 def test_join_validation() -> None:
