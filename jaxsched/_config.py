@@ -512,9 +512,14 @@ def to_config(schedule: Any, *, batch_shape: Sequence[int] | None = None) -> dic
         bs: tuple[int, ...] = (len(schedule),)
         if given is not None and given != bs:
             raise ValueError(f"to_config: batch_shape={list(given)}, but the grid has {bs[0]} settings")
-        settings = {}
+        settings, count = {}, [0]
         for k, vs in schedule.settings.items():
-            settings[str(k)] = [_encode_static(_py(x), f"settings.{k}[{i}]") for i, x in enumerate(vs)]
+            # an axis of schedules (grid(warmup, schedule=[...])): each as a node, read back by _setting
+            settings[str(k)] = [
+                _encode(x, f"settings.{k}[{i}]", 0, count) if isinstance(x, Schedule)
+                else _encode_static(_py(x), f"settings.{k}[{i}]")
+                for i, x in enumerate(vs)
+            ]
         sched = schedule.schedules
         out["batch_shape"] = list(bs)
         out["settings"] = settings
@@ -931,24 +936,37 @@ def _from_config(config: Any) -> Any:
     for k, col in settings.items():
         if not isinstance(col, list) or len(col) != bs[0]:
             raise ValueError(f"settings.{k} must be a list of {bs[0]} values, got {str(col)[:80]}")
-        out[k] = [_setting(v, f"settings.{k}[{i}]") for i, v in enumerate(col)]
+        out[k] = [_setting(v, f"settings.{k}[{i}]", budget) for i, v in enumerate(col)]
     from ._grid import Grid
 
     return Grid(s, out)
 
 
-def _setting(v: Any, path: str) -> Any:
+def _setting(v: Any, path: str, budget: _Budget) -> Any:
     """A grid setting read back: what ``to_config`` writes (numbers, ``"inf"``, strings, booleans, null,
-    and lists of them, such as a piecewise schedule's values)."""
+    and lists of them, such as a piecewise schedule's values; a schedule as a node)."""
     if isinstance(v, list):
-        return [_setting(x, f"{path}[{i}]") for i, x in enumerate(v)]
+        return [_setting(x, f"{path}[{i}]", budget) for i, x in enumerate(v)]
     if isinstance(v, dict):
-        raise TypeError(f"{path} must be a number, string, boolean, null or a list of them, got {v!r}")
+        if "type" in v:
+            return validate(_decode(v, path, 0, budget), (), path)
+        raise TypeError(f"{path} must be a number, string, boolean, null, a list of them or a schedule node "
+                        f"({{'type': ...}}), got {str(v)[:80]}")
     if isinstance(v, str) and v in ("inf", "-inf"):  # how to_config writes an infinity (JSON has none)
         return float(v)
     if isinstance(v, float) and math.isnan(v):
         raise ValueError(f"{path} must not be NaN")
     return v
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict; a key given twice is an error (``json`` keeps the last one, silently)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"invalid JSON: the key {k!r} is given twice in one object")
+        out[k] = v
+    return out
 
 
 def from_json(text: str | bytes) -> Any:
@@ -961,7 +979,7 @@ def from_json(text: str | bytes) -> Any:
     if not isinstance(text, (str, bytes, bytearray)):
         raise TypeError(f"from_json expects JSON text, got {type(text).__name__}")
     try:
-        cfg = json.loads(text)
+        cfg = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
     except json.JSONDecodeError as e:
@@ -1028,8 +1046,24 @@ def _register_core() -> None:
             raise ValueError(f"index must be in 0..{len(s.schedules) - 1}, got {a.tolist()}")
 
     # Bounds: each class's _config_bounds (those its factory checks), for configs naming the class.
-    for c in (Constant, Sum, Product, Linear, Cosine, Polynomial, SqrtDecay, Exponential, InverseSqrt, Warmup):
+    for c in (Constant, Sum, Product, Linear, Cosine, Polynomial, SqrtDecay, InverseSqrt, Warmup):
         register(c)
+
+    def check_exponential(s: Any, bs: tuple[int, ...]) -> None:
+        # An infinite end_value is no bound (what `stack` gives a member without one, and optax's port a
+        # constant): -inf as the floor of a decaying rate, +inf as the ceiling of any other. The other
+        # side would bound every value to infinity.
+        if s.end_value is None:
+            return
+        end, rate = np.asarray(s.end_value, np.float64), np.asarray(s.decay_rate, np.float64)
+        binding = np.isinf(end) & ((end > 0) == (rate < 1))
+        if binding.any():
+            raise ValueError(
+                "end_value may be infinite only where it bounds nothing (-inf with decay_rate < 1, inf with "
+                f"decay_rate >= 1), got end_value={end.tolist()}, decay_rate={rate.tolist()}"
+            )
+
+    register(Exponential, inf_fields=("end_value",), check=check_exponential)
     register(PiecewiseConstant, check=check_pieces(1))
     register(PiecewiseLinear, check=check_pieces(0))
     register(Join, check=check_join)

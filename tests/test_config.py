@@ -203,6 +203,46 @@ def test_grid_settings_roundtrip_lists_and_infinities() -> None:
         from_config(cfg)  # would be a Grid whose len (1) is not its number of schedules (2)
 
 
+def test_a_grid_over_schedules_roundtrips() -> None:
+    # An axis of schedules (grid(warmup, schedule=[...])): its settings are written as nodes (to_json raised
+    # "static field of type Cosine cannot be written").
+    g = jaxsched.grid(jaxsched.warmup, schedule=[jaxsched.cosine(1.0, 0.0, 10), jaxsched.cosine(2.0, 0.0, 20)],
+                      steps=[0, 5])
+    back = roundtrip(g)
+    assert isinstance(back, jaxsched.Grid) and back.settings.keys() == g.settings.keys()
+    assert back.settings["steps"] == g.settings["steps"]
+    for a, b in zip(back.settings["schedule"], g.settings["schedule"]):
+        assert_same(a, b)
+    assert_same(back.schedules, g.schedules)
+    assert to_json(back) == to_json(g)
+    cfg = to_config(g)
+    cfg["settings"]["schedule"][1]["steps"] = -1.0  # a node there is checked as any other
+    with pytest.raises(ValueError, match=r"settings.schedule\[1\].steps must be >= 0"):
+        from_config(cfg)
+    cfg["settings"]["schedule"][1] = {"steps": 1.0}  # not a node: no 'type'
+    with pytest.raises(TypeError, match=r"settings.schedule\[1\] must be a number, .* or a schedule node"):
+        from_config(cfg)
+
+
+def test_an_exponential_without_a_bound_in_a_batch_roundtrips() -> None:
+    # A member without end_value gets an infinite one in a batch (no bound: -inf under a decaying rate), as
+    # optax's port gets inf where it is a constant; configs refused both ("end_value must be finite").
+    from jaxsched.compat import optax as ox
+
+    e = jaxsched.exponential
+    for s in (jaxsched.stack([e(1.0, 0.5, 10), e(1.0, 0.5, 10, end_value=0.1), e(1.0, 2.0, 10)]),
+              jaxsched.grid(e, init_value=1.0, decay_rate=0.5, decay_steps=10, end_value=[None, 0.1]).schedules,
+              ox.exponential_decay(1.0, transition_steps=0, decay_rate=0.5, end_value=0.1),
+              ox.warmup_exponential_decay_schedule(0.0, 1.0, 10, 0, 0.5, end_value=0.05)):
+        assert_same(roundtrip(s), s)
+    # an infinite bound on the side where it binds would make every value infinite: refused
+    node = {"type": "Exponential", "init_value": 1.0, "decay_rate": 0.5, "decay_steps": 10.0, "end_value": "inf"}
+    with pytest.raises(ValueError, match="end_value may be infinite only where it bounds nothing"):
+        from_config({"format": FORMAT, "schedule": node})
+    with pytest.raises(ValueError, match="end_value may be infinite only where it bounds nothing"):
+        from_config({"format": FORMAT, "schedule": {**node, "decay_rate": 2.0, "end_value": "-inf"}})
+
+
 def test_a_batch_of_large_joins_keeps_its_structure() -> None:
     # Joins with a family of more than 8 pieces stack it into one array per leaf. A batch loaded from a
     # config (batched pieces) grouped each piece on its own: 37 leaves instead of 4, a tree_map between
@@ -833,6 +873,9 @@ def test_deep_nesting_and_huge_inputs_fail_fast() -> None:
         from_config(many)
     with pytest.raises(ValueError, match="invalid JSON"):
         from_json('{"format": ')
+    # a key twice: json keeps the last value and drops the other without a word
+    with pytest.raises(ValueError, match="invalid JSON: the key 'value' is given twice"):
+        from_json('{"name": "constant", "value": 0.5, "value": 0.7}')
     with pytest.raises(TypeError, match="expects JSON text"):
         from_json(None)  # type: ignore[arg-type]
     assert time.perf_counter() - t0 < 20
