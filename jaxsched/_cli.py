@@ -157,23 +157,28 @@ def _steps_spec(spec: str | None, default_until: int, boundaries: Sequence[float
             step = int(parts[2]) if len(parts) == 3 and parts[2] else max(1, (stop - start) // 10)
             if step <= 0 or stop < start:
                 raise ValueError
-            out = list(range(start, stop + 1, step))
+            out = range(start, stop + 1, step)  # its length is checked before a list is built
         elif "," in spec:
             out = [int(p) for p in spec.split(",") if p.strip()]
         else:
             n = int(spec)
             if n < 0:
                 raise ValueError
-            return sorted({int(round(x)) for x in _linspace(0, n, 11)})
+            out = sorted({int(round(x)) for x in _linspace(0, n, 11)})
     except ValueError:
         raise CLIError(
             f"--steps must be N (11 steps over 0..N), a list 0,10,100 or a range START:STOP[:STEP], got {spec!r}"
         ) from None
-    if not out or any(k < 0 for k in out):
-        raise CLIError(f"--steps must give non-negative steps, got {spec!r}")
     if len(out) > 100_000:
         raise CLIError(f"--steps gives {len(out)} steps; at most 100000")
-    return out
+    if not out or min(out) < 0:
+        raise CLIError(f"--steps must give non-negative steps, got {spec!r}")
+    if max(out) > _MAX_STEP:
+        raise CLIError(f"--steps must give steps up to {_MAX_STEP} (the int32 range), got {spec!r}")
+    return list(out)
+
+
+_MAX_STEP = 2**31 - 1
 
 
 def _linspace(a: float, b: float, n: int) -> list[float]:
@@ -219,6 +224,7 @@ def _is_batch(obj: Any) -> bool:
 
 
 def _eval(obj: Any, steps: Sequence[int]) -> Any:
+    import jax
     import jax.numpy as jnp
     import numpy as np
 
@@ -230,8 +236,10 @@ def _eval(obj: Any, steps: Sequence[int]) -> Any:
     if _is_batch(obj):
         return np.asarray(_at_batch(obj.schedules, k))
     assert isinstance(obj, Schedule)
-    if _batch_shape_of(obj):
-        return np.asarray(_at_batch(obj, k))
+    bs = _batch_shape_of(obj)
+    if bs:  # members in row-major order (a batch of 3 x 2 settings: 6 columns)
+        flat = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (-1, *jnp.shape(x)[len(bs):])), obj)
+        return np.asarray(_at_batch(flat, k))
     return np.asarray(_at(obj, k))[None]
 
 
@@ -272,7 +280,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         for i in range(len(obj)):
             lines.append(f"# {i}: " + ", ".join(f"{k}={v}" for k, v in obj.row(i).items()))
     elif n > 1:
-        lines.append(f"# a batch of {n} schedules")
+        from ._config import _batch_shape_of
+
+        bs = _batch_shape_of(obj)
+        lines.append(f"# a batch of {n} schedules" + (f" (batch shape {list(bs)}, row-major)" if len(bs) > 1 else ""))
     lines.append("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]

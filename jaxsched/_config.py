@@ -367,19 +367,23 @@ def _batch_shape_of(s: Schedule) -> tuple[int, ...]:
             return ()
     except Exception:
         pass
+    # The fewest leading axes that every leaf shares and that vmapped as often give one value per member
+    # (a batch of 3 x 2 settings: two; a 1-D batch of piecewise schedules, whose leaves are vectors: one).
     leaves = jax.tree_util.tree_leaves(s)
-    if leaves and all(np.ndim(x) >= 1 for x in leaves):
-        b = np.shape(leaves[0])[0]
-        if all(np.shape(x)[0] == b for x in leaves):
-            try:
-                out = jax.eval_shape(jax.vmap(at0), s)
-                if out.shape == (b,):
-                    return (b,)
-            except Exception:
-                pass
+    fn = at0
+    for d in range(1, min((np.ndim(x) for x in leaves), default=0) + 1):
+        fn = jax.vmap(fn)
+        lead = tuple(np.shape(leaves[0])[:d])
+        if any(tuple(np.shape(x)[:d]) != lead for x in leaves):
+            break
+        try:
+            if jax.eval_shape(fn, s).shape == lead:
+                return lead
+        except Exception:
+            pass
     raise ValueError(
         f"cannot tell the batch shape of {type(s).__name__}: its leaves do not form a schedule or a "
-        "batch with one leading axis; pass batch_shape= explicitly"
+        "batch with shared leading axes; pass batch_shape= explicitly"
     )
 
 

@@ -129,6 +129,24 @@ def test_describe_wsd() -> None:
     assert "end:        0.0 (at step 10000)" in p.stdout
 
 
+def test_show_a_batch_with_two_axes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A config of 3 x 2 settings loads in Python; the CLI refused it ("pass batch_shape= explicitly").
+    import jax
+
+    two = jaxsched.stack([jaxsched.linear(1.0, 0.0, 10), jaxsched.linear(2.0, 0.0, 20)])
+    six = jax.tree_util.tree_map(lambda x: np.asarray([1.0, 2.0, 3.0], np.float32)[:, None] * np.asarray(x), two)
+    path = tmp_path / "b.json"
+    path.write_text(to_json(six))
+    assert main(["show", str(path), "--steps", "0,5,10"]) == 0
+    out = capsys.readouterr().out
+    assert "# a batch of 6 schedules (batch shape [3, 2], row-major)" in out
+    got = table(out)
+    want = np.asarray(jax.vmap(jax.vmap(lambda s: s(np.asarray([0, 5, 10]))))(six)).reshape(6, 3)
+    for j, k in enumerate([0, 5, 10]):
+        np.testing.assert_array_equal(np.asarray(got[k], np.float32), want[:, j])
+    assert main(["config", str(path)]) == 0 and json.loads(capsys.readouterr().out)["batch_shape"] == [3, 2]
+
+
 def test_show_grid_config_file(tmp_path: Path) -> None:
     g = jaxsched.grid(jaxsched.linear_to_zero, peak_value=[1.0, 2.0], warmup_steps=[0, 10], total_steps=100)
     path = tmp_path / "grid.json"
@@ -200,6 +218,11 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         (["show", "steps=1"], "the first argument must be a schedule name"),
         (["show", "constant", "value=1", "--steps", "a:b"], "--steps must be N"),
         (["show", "constant", "value=1", "--steps", "10:0:1"], "--steps must be N"),
+        # past the int range: a usage error (was an internal OverflowError); a huge range is refused by its
+        # length, before a list is built
+        (["show", "constant", "value=1", "--steps", "99999999999999999999"], "up to 2147483647"),
+        (["show", "constant", "value=1", "--steps", "0,2147483648"], "up to 2147483647"),
+        (["show", "constant", "value=1", "--steps", "0:10000000000000:1"], "at most 100000"),
         (["show", "--config", "/nonexistent/x.json"], "no such config file"),
         (["show", "--config", "x.json", "extra=1"], "not both"),
         (["describe", "constant", "value=1", "--until", "-5"], "--until must be >= 0"),

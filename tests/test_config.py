@@ -268,8 +268,12 @@ def test_to_config_checks_a_given_batch_shape() -> None:
             to_config(s, batch_shape=bs)  # was written, then refused by from_config
     with pytest.raises(ValueError, match="the grid has 2 settings"):
         to_config(jaxsched.grid(jaxsched.constant, value=[1.0, 2.0]), batch_shape=[5])  # was ignored
-    six = jax.tree_util.tree_map(lambda x: jnp.stack([x, x, x]), two)  # two batch axes: given explicitly
+    six = jax.tree_util.tree_map(lambda x: jnp.stack([x, x, x]), two)  # two batch axes, given explicitly
     assert from_config(to_config(six, batch_shape=[3, 2]))(0).shape == (3, 2)
+    # or found (it needed batch_shape=, which the CLI cannot pass: it refused such a config's file)
+    assert to_config(six)["batch_shape"] == [3, 2] and to_config(two)["batch_shape"] == [2]
+    pcs = jaxsched.stack([jaxsched.piecewise_constant([1.0, 0.5], [10]), jaxsched.piecewise_constant([2.0, 1.0], [5])])
+    assert to_config(pcs)["batch_shape"] == [2]  # vector leaves: the fewest axes that give one value per member
 
 
 def test_stacked_batch_roundtrip() -> None:
