@@ -254,7 +254,7 @@ def _build_hf(key: str, kwargs: dict[str, Any], label: str) -> Schedule:
             f"{label}: unknown transformers schedule {key!r}; valid: {', '.join(HF_PREFIX + n for n in HF_NAMES)}"
         )
     try:
-        from .compat.transformers import get_scheduler
+        from .compat.transformers import _FUNCTIONS, get_scheduler
     except ModuleNotFoundError as e:
         if e.name in ("jaxsched.compat.transformers", "jaxsched.compat"):
             raise ValueError(
@@ -272,6 +272,16 @@ def _build_hf(key: str, kwargs: dict[str, Any], label: str) -> Schedule:
         raise TypeError(f"{label}: scheduler_specific_kwargs must be a dict, got {specific!r}")
     specific = dict(specific or {})
     top = {k: kw.pop(k) for k in _HF_TOP if k in kw}
+    # The schedule function's own arguments (what scheduler_specific_kwargs may hold). Given flat, anything
+    # else is a typo: transformers' "constant" and "constant_with_warmup" would drop it without a word.
+    own = [p for p in inspect.signature(_FUNCTIONS[key]).parameters if p not in ("lr", *_HF_TOP)]
+    valid = f"valid arguments: {', '.join(_HF_TOP)}, scheduler_specific_kwargs" + "".join(f", {p}" for p in own)
+    unknown = sorted(set(kw) - set(own))
+    if unknown:
+        raise TypeError(f"{label}: unknown argument(s) {', '.join(unknown)}; {valid}")
+    nested_unknown = sorted(set(specific) - set(own))
+    if nested_unknown and key not in ("constant", "constant_with_warmup"):  # those two drop them (transformers)
+        raise TypeError(f"{label}: unknown scheduler_specific_kwargs {', '.join(nested_unknown)}; {valid}")
     if "lr" not in top:
         raise TypeError(
             f"{label}: missing argument lr (the optimizer's base rate; lr=1.0 gives transformers' multiplier); "

@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -585,6 +586,25 @@ def test_hf_names() -> None:
         get("hf:cosin", lr=1.0)
     s = get("hf:warmup_stable_decay", lr=1.0, num_warmup_steps=10, num_training_steps=100, num_decay_steps=20)
     assert_same(s, roundtrip(s))
+    # A misspelt argument, given flat: "constant_with_warmup" (like transformers) drops what it does not read,
+    # so it was accepted without a word; every unknown one lists what is valid.
+    with pytest.raises(TypeError, match="unknown argument.s. num_trainng_steps; valid arguments: .*last_epoch"):
+        get("hf:constant_with_warmup", lr=1.0, num_warmup_steps=10, num_trainng_steps=100)
+    with pytest.raises(TypeError, match="unknown argument.s. num_cycle; valid arguments: .*num_cycles"):
+        get("hf:cosine", lr=1.0, num_warmup_steps=10, num_training_steps=100, num_cycle=2)
+    with pytest.raises(TypeError, match="unknown scheduler_specific_kwargs num_cycle; valid arguments: .*num_cycles"):
+        get("hf:cosine", lr=1.0, num_warmup_steps=10, num_training_steps=100,
+            scheduler_specific_kwargs={"num_cycle": 2})
+    # nested ones are transformers' own: "constant_with_warmup" drops them, as transformers does
+    assert_same(get("hf:constant_with_warmup", lr=1.0, num_warmup_steps=5, scheduler_specific_kwargs={"x": 1}),
+                hf.get_scheduler("constant_with_warmup", lr=1.0, num_warmup_steps=5))
+
+
+def test_the_api_doc_lists_every_native_name() -> None:
+    api = (Path(__file__).parents[1] / "docs" / "api.md").read_text()
+    listed = re.search(r"Registry names\. Native: (.*?)\(the arguments", api, re.S)
+    assert listed is not None
+    assert re.findall(r"`([a-z_]+)`", listed.group(1)) == [n for n in names() if ":" not in n]
 
 
 # ----------------------------------------------------------------------------- registering classes
