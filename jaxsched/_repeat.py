@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from . import _fastmath as FM
 from . import _validate as V
-from ._base import Array, Pair, Schedule, _batch_max, _max_float_in, clamp, pytree, safe_div, to_float
+from ._base import Array, Pair, Schedule, _max_float_in, clamp, pytree, safe_div, to_float
 
 
 @jax.custom_jvp
@@ -266,9 +266,6 @@ class Repeat(Schedule):
             need = jnp.any(t >= jnp.asarray(lim, t.dtype))
         else:
             need = jnp.any(jnp.floor(t) >= float(limit))
-        # A time that depends on the settings (an outer repeat's phase, a pair-less wrapper's) makes the
-        # predicate batched under vmap, and lax.cond then runs both branches; bounded over the batch, one runs.
-        need = _batch_max(need)
 
         def exact_path(i: Array, frac: Array, scale: Array | None) -> tuple[Array, Array, Array | None]:
             # Integer settings (an integer period; growth 1 or an integer >= 2): locate the cycle of

@@ -1146,30 +1146,6 @@ def test_a_start_far_below_zero_takes_repeats_exact_path(P: int, mult: float, sh
     assert grid.lower(ws).compile().as_text().count(" conditional(") == 1
 
 
-@pytest.mark.parametrize("big", [False, True])
-def test_a_nested_repeat_runs_one_branch_under_vmap(big: bool) -> None:
-    # The inner repeat's time is the outer one's phase, which depends on the swept period: its choice of
-    # the exact path was batched, so lax.cond ran both branches for every setting (6.4 -> 4.5 ns per
-    # element for a grid of 64). Bounded over the batch (_batch_max), it stays one conditional per
-    # branch of the outer decision. One outer period past 2**17 sends the whole grid down the exact
-    # path: still each setting's values.
-    ps = jnp.asarray([300.0, 450.0, 2.0**18 + 100.0 if big else 1000.0])
-    k = jnp.asarray(np.r_[np.arange(0, 3000, 7), 2**18 + np.arange(-50, 350, 3)], jnp.int32)
-
-    def sched(p: Any) -> js.Schedule:
-        return js.warmup(js.repeat(js.repeat(js.cosine(1.0, 0.0, 100.0), 100.0, 1.0, decay=0.5), p, 2.0), 10)
-
-    grid = jax.jit(jax.vmap(lambda p: sched(p)(k)))
-    got = np.asarray(grid(ps))
-    for row, p in zip(got, np.asarray(ps, np.float64).tolist()):
-        want = R.warmup(R.repeat(R.repeat(R.cosine(1.0, 0.0, 100.0), 100.0, 1.0, 0.5), p, 2.0), 10)(np.asarray(k))
-        assert_close_to_peak(row, want, 1.0, 2e-5)
-        np.testing.assert_array_equal(row, np.asarray(sched(p)(k)))
-    # the outer decision (1) and the inner one in each of its branches (2), none batched into a select
-    # (XLA may still turn a conditional this small into selects: counted in the jaxpr)
-    assert str(jax.make_jaxpr(grid)(ps)).count(" cond[") == 3
-
-
 @pytest.mark.parametrize("P,mult", [(1.0, 1.25), (2.5, 3.0), (0.5, 3.0), (1.0, 2.5), (3.0, 1.5), (7.5, 1.125)])
 def test_restart_points_exact_in_binary_are_reached(P: float, mult: float) -> None:
     # Restart points that are not integers but exact in binary (P = 1, m = 1.25: 2.25, 3.8125, 5.765625, ...)
