@@ -262,7 +262,11 @@ def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
         t = t.k
     if isinstance(t, Pair):
         bk, br, fits = _int_split(boundaries.astype(t.r.dtype), t.k.dtype)
-        br = jnp.where(fits, br, jnp.where(boundaries > 0, 2.0, -1.0))  # beyond the int range: never / always
+        # Beyond the int range: never passed / always (bk was clipped to the largest float in the range,
+        # 2**31 - 128 for float32, and every k above it passed a boundary at 3e9).
+        top = jnp.iinfo(t.k.dtype).max
+        bk = jnp.where(fits, bk, jnp.where(boundaries > 0, top, -top).astype(bk.dtype))
+        br = jnp.where(fits, br, jnp.where(boundaries > 0, 2.0, -1.0))
         if jnp.ndim(t.r) == 0:
             # One offset for every step (an integer step shifted by a setting's start): k + r >= b iff
             # k > floor(b) - (r >= b - floor(b)), one integer key per boundary and one compare per step
@@ -276,14 +280,17 @@ def passed(t: Any, boundaries: Array, dtype: Any) -> Array:
 
         return _count(ge, n, t.shape)
     if jnp.issubdtype(t.dtype, jnp.integer):
+        # k >= ceil(b) as k > ceil(b) - 1, so that a boundary past the int range (its ceil does not fit: 3e9,
+        # or 2**31 - 5, which is 2**31 in float32) takes the key INT_MAX and is never passed (clipped to
+        # 2**31 - 128, it was passed by the top 128 steps). The clip at min / 2 keeps the - 1 from wrapping.
         info = jnp.iinfo(t.dtype)
-        c = jnp.clip(jnp.ceil(boundaries), float(info.min) / 2, _max_float_in(t.dtype, boundaries.dtype))
-        keys = c.astype(t.dtype)
-        q = t
-    else:
-        keys = boundaries
-        q = to_float(t, dtype)
-    return _count(lambda j: q >= _key(keys, j), n, jnp.shape(q))
+        hi = _max_float_in(t.dtype, boundaries.dtype)
+        c = jnp.ceil(boundaries)
+        keys = jnp.clip(c, float(info.min) / 2, hi).astype(t.dtype) - 1
+        keys = jnp.where(c > hi, info.max, keys)
+        return _count(lambda j: t > _key(keys, j), n, jnp.shape(t))
+    q = to_float(t, dtype)
+    return _count(lambda j: q >= _key(boundaries, j), n, jnp.shape(q))
 
 
 def _count(ge: Any, n: int, shape: tuple[int, ...]) -> Array:

@@ -661,6 +661,28 @@ def test_boundary_count_with_one_offset_matches_an_offset_per_step_at_the_int_ra
         np.testing.assert_array_equal(np.asarray(one), np.asarray(general))
 
 
+def test_a_boundary_past_the_int_range_is_never_passed() -> None:
+    # Integer and pair steps compared with boundaries clipped into the int range (to 2**31 - 128, the largest
+    # float32 in it): the top 128 steps passed a boundary at 3e9, or at 2**31 - 5 (2**31 in float32).
+    from jaxsched._base import Pair, passed
+
+    b = jnp.asarray([-3e9, -5.5, 0.0, 2.0**30 + 0.5, 2.0**31 - 256, 2.0**31 - 128, 2.0**31, 3e9])
+    k = np.r_[0, 7, 2**30 + np.arange(-2, 3), 2**31 - 300 + np.arange(300)].astype(np.int32)
+    want = (np.asarray(b, np.float64)[None, :] <= k[:, None].astype(np.float64)).sum(1)
+    np.testing.assert_array_equal(passed(jnp.asarray(k), b, jnp.float32), want)
+    for r in (0.0, 0.5):  # k + r against b: the same count for these b (none lies in (k, k + 1/2])
+        want_r = (np.asarray(b, np.float64)[None, :] <= k[:, None] + r).sum(1)
+        np.testing.assert_array_equal(passed(Pair(jnp.asarray(k), jnp.full(k.shape, r, jnp.float32), k), b,
+                                             jnp.float32), want_r)
+        np.testing.assert_array_equal(passed(Pair(jnp.asarray(k), jnp.float32(r), k), b, jnp.float32), want_r)
+    top = np.asarray([2**31 - 129, 2**31 - 128, 2**31 - 1], np.int32)
+    for s in (js.piecewise_constant([1.0, 2.0], [3e9]), js.join([js.constant(1.0), js.constant(2.0)], [2**31 - 5]),
+              js.warmup(js.join([js.constant(1.0), js.constant(2.0)], [3e9]), 10),
+              js.join([js.constant(5.0), js.piecewise_constant([1.0, 2.0], [3e9])], [1.0])):
+        np.testing.assert_array_equal(s(top), 1.0)
+        assert float(s(2**31 - 1)) == 1.0
+
+
 def test_large_family_local_steps_with_fractional_boundaries() -> None:
     # 40 cosines (one gathered family, float children): each sees t - start with the start's integer
     # and fractional parts split per boundary, for integer, float and pair steps (a warmup of 2.5
