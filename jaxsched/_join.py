@@ -321,8 +321,19 @@ class Warmup(Schedule):
 
     def _at_zero(self, dtype: Any) -> Array:
         # _eval at 0.0: the ramp's start where steps > 0 (init_value: 0 / steps of the way to the peak,
-        # with no slope in the peak or the length), else the schedule at 0.
-        return jnp.where(self.steps > 0, self.init_value, self.schedule._at_zero(self.steps.dtype))
+        # with no slope in the peak or the length), the schedule at 0 where steps == 0, and below 0 (a
+        # shift) the schedule at -steps.
+        dt = self.steps.dtype
+        shifted = _at_scalar(self.schedule, jnp.maximum(-self.steps, jnp.zeros((), dt)))
+        at_zero = jnp.where(self.steps < 0, shifted, self.schedule._at_zero(dt))
+        return jnp.where(self.steps > 0, self.init_value, at_zero)
+
+
+@jax.jit
+def _at_scalar(schedule: Schedule, t: Array) -> Array:
+    """``schedule._at(t)`` for a scalar float ``t``, traced once per structure (a nested ``warmup``'s value
+    at 0 asks it at every level: inlined, the trace grew ~3x per level of ``warmup(repeat(...))``)."""
+    return schedule._at(t)
 
 
 @pytree

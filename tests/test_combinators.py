@@ -1082,6 +1082,26 @@ def test_join_below_zero_is_finite_whatever_its_pieces(kind: str) -> None:
     assert all_finite(jax.grad(lambda w: w(k).sum())(w))
 
 
+def test_a_warmup_ramps_to_a_shifted_schedules_value_at_zero() -> None:
+    # warmup(s, -5) is s shifted by 5: its value at 0 is s(5), which an outer warmup (no target) ramps to.
+    # Warmup._at_zero gave s(0) for any length <= 0: the ramp aimed at 1.0 and the value fell to 0.5 at
+    # its end (found by a helper's fuzz). Also through repeat's value at 0, under vmap over the inner
+    # length (traced: -5, 0 and 3 in one program) and with finite gradients.
+    s, ref = js.linear(1.0, 0.0, 10), R.linear(1.0, 0.0, 10)
+    k = np.arange(0, 40)
+    for w in (-5.0, -2.5, 0.0, 3.0):
+        for sched, want in ((js.warmup(js.warmup(s, w), 10), R.warmup(R.warmup(ref, w), 10)),
+                            (js.warmup(js.repeat(js.warmup(s, w), 10.0), 10),
+                             R.warmup(R.repeat(R.warmup(ref, w), 10.0), 10))):
+            assert_close_to_peak(sched(k), want(k), 1.0, 1e-6)
+    ws = jnp.asarray([-5.0, 0.0, 3.0])
+    grid = jax.vmap(lambda w: js.warmup(js.warmup(s, w), 10)(k))(ws)
+    for row, w in zip(np.asarray(grid), (-5.0, 0.0, 3.0)):
+        assert_close_to_peak(row, R.warmup(R.warmup(ref, w), 10)(k), 1.0, 1e-6)
+    g = jax.vmap(jax.grad(lambda w: js.warmup(js.warmup(s, w), 10)(jnp.asarray(k)).sum()))(ws)
+    assert all_finite(g) and float(g[0]) != 0.0  # the ramp's target moves with the shift
+
+
 @pytest.mark.parametrize("mult", [1.0, 2.0, 1.5])
 @pytest.mark.parametrize("w_len", [5003, 2**20 + 3], ids=["closed-form", "exact-path"])
 def test_warmup_hands_repeat_negative_steps_on_both_paths(mult: float, w_len: int) -> None:
