@@ -38,6 +38,7 @@ from ._base import (
     select_chain,
     shift_from,
     split_at,
+    static_field,
     sub_time,
     to_float,
 )
@@ -304,8 +305,16 @@ class Warmup(Schedule):
     steps: Array
     init_value: Array
     target: Array | None = None
+    # Whether steps may lie below 0 (structure): only then is the value at 0 a whole evaluation of the
+    # schedule (at -steps), which a parent warmup asks for. Factories set False for concrete steps >= 0.
+    shift: bool = static_field(default=True)
     _takes_pair = True
     # No bound on steps: below 0 there is no ramp and the schedule starts -steps in (see `warmup`).
+
+    @staticmethod
+    def _config_check(s: Warmup, batch_shape: tuple[int, ...]) -> None:
+        if not s.shift and (np.asarray(s.steps, np.float64) < 0).any():
+            raise ValueError(f"steps below 0 (a shift) need shift=true, got steps={np.asarray(s.steps).tolist()}")
 
     def _ahead(self) -> Array | None:
         return _lead(self.steps)
@@ -322,11 +331,17 @@ class Warmup(Schedule):
     def _at_zero(self, dtype: Any) -> Array:
         # _eval at 0.0: the ramp's start where steps > 0 (init_value: 0 / steps of the way to the peak,
         # with no slope in the peak or the length), the schedule at 0 where steps == 0, and below 0 (a
-        # shift) the schedule at -steps.
+        # shift) the schedule at -steps: a whole evaluation, traced only where steps may be below 0.
         dt = self.steps.dtype
-        shifted = _at_scalar(self.schedule, jnp.maximum(-self.steps, jnp.zeros((), dt)))
-        at_zero = jnp.where(self.steps < 0, shifted, self.schedule._at_zero(dt))
+        at_zero = self.schedule._at_zero(dt)
+        if self.shift:
+            shifted = _at_scalar(self.schedule, jnp.maximum(-self.steps, jnp.zeros((), dt)))
+            at_zero = jnp.where(self.steps < 0, shifted, at_zero)
         return jnp.where(self.steps > 0, self.init_value, at_zero)
+
+    def _sweepable(self) -> Schedule:
+        # A batch may mix lengths below 0 and not: the general form for every member.
+        return dataclasses.replace(super()._sweepable(), shift=True)  # type: ignore[type-var]
 
 
 @jax.jit
@@ -414,7 +429,13 @@ def warmup(schedule: Schedule, steps: Any, init_value: Any = 0.0) -> Warmup:
     [0.0, 0.25, 0.5, 1.0, 1.0]
     """
     V.schedule("schedule", schedule)
-    return Warmup(schedule, V.real("steps", steps), V.value("init_value", init_value))
+    W = V.real("steps", steps)
+    return Warmup(schedule, W, V.value("init_value", init_value), shift=may_shift(W))
+
+
+def may_shift(steps: Array) -> bool:
+    """``Warmup.shift`` for a length leaf: False only where it is concrete and ``>= 0`` everywhere."""
+    return V.is_traced(steps) or bool(np.any(np.asarray(steps) < 0))
 
 
 def select(index: Any, schedules: Sequence[Schedule]) -> Select:

@@ -16,7 +16,7 @@ import numpy as np
 from . import _validate as V
 from ._arith import Product, Sum
 from ._base import Array, float_dtype
-from ._join import Join, Select, Warmup
+from ._join import Join, Select, Warmup, may_shift
 from ._primitives import COOLDOWN_SHAPES, Constant, Cooldown, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear
 from ._repeat import Repeat
 
@@ -72,7 +72,7 @@ def warmup_cosine(
     _fits("warmup_cosine", {"warmup_steps": warmup_steps}, total_steps)
     e = None if exponent is None else V.nonneg("exponent", exponent)
     decay = Cosine(P, V.value("end_value", end_value), N - W, e)
-    return Warmup(decay, W, V.value("init_value", init_value), P)
+    return Warmup(decay, W, V.value("init_value", init_value), P, may_shift(W))
 
 
 def linear_to_zero(
@@ -98,7 +98,8 @@ def linear_to_zero(
     N = V.length("total_steps", total_steps)
     W = V.length("warmup_steps", warmup_steps)
     _fits("linear_to_zero", {"warmup_steps": warmup_steps}, total_steps)
-    return Warmup(Linear(P, V.value("end_value", end_value), N - W), W, V.value("init_value", init_value), P)
+    return Warmup(Linear(P, V.value("end_value", end_value), N - W), W, V.value("init_value", init_value), P,
+                  may_shift(W))
 
 
 def warmup_inverse_sqrt(
@@ -129,7 +130,7 @@ def warmup_inverse_sqrt(
         tau = W
     else:
         tau = V.positive("timescale", timescale)
-    return Warmup(InverseSqrt(P, tau), W, V.value("init_value", init_value), P)
+    return Warmup(InverseSqrt(P, tau), W, V.value("init_value", init_value), P, may_shift(W))
 
 
 def wsd(
@@ -183,7 +184,7 @@ def wsd(
     E = V.value("end_value", end_value)
     cooldown = Cooldown(P, E, D, index, fixed)
     body = Join((Constant(P), cooldown), jnp.reshape(N - W - D, (1,)))
-    return Warmup(body, W, V.value("init_value", init_value), P)
+    return Warmup(body, W, V.value("init_value", init_value), P, may_shift(W))
 
 
 def _phase(strategy: Array, a: Array, b: Array, n: Array) -> Select:
@@ -306,7 +307,8 @@ def sgdr(
         None if decay is None else V.nonneg("decay", decay),
         None if cycles is None else V.real("cycles", cycles, lo=1.0, allow_inf=True),
     )
-    return Warmup(rep, V.length("warmup_steps", warmup_steps), V.value("init_value", init_value), P)
+    W = V.length("warmup_steps", warmup_steps)
+    return Warmup(rep, W, V.value("init_value", init_value), P, may_shift(W))
 
 
 def cyclic(

@@ -1100,6 +1100,19 @@ def test_a_warmup_ramps_to_a_shifted_schedules_value_at_zero() -> None:
         assert_close_to_peak(row, R.warmup(R.warmup(ref, w), 10)(k), 1.0, 1e-6)
     g = jax.vmap(jax.grad(lambda w: js.warmup(js.warmup(s, w), 10)(jnp.asarray(k)).sum()))(ws)
     assert all_finite(g) and float(g[0]) != 0.0  # the ramp's target moves with the shift
+    # That evaluation is traced only where the length may be below 0 (Warmup.shift, structure): a concrete
+    # length >= 0 keeps the value at 0 a value at 0 (nested restarts: compile 4.7 -> 11 s at depth 4).
+    assert not js.warmup(s, 3.0).shift and js.warmup(s, -3.0).shift
+    seen: list[bool] = []
+    jax.vmap(lambda w: seen.append(js.warmup(s, w).shift) or w)(ws)
+    assert seen == [True]  # traced: may be below 0
+    mixed = js.stack([js.warmup(s, -5.0), js.warmup(s, 3.0)])  # a batch: the general form
+    assert mixed.shift
+    assert_close_to_peak(jax.vmap(lambda m: js.warmup(m, 10)(k))(mixed)[0], R.warmup(R.warmup(ref, -5.0), 10)(k), 1.0)
+    with pytest.raises(ValueError, match="steps below 0 .a shift. need shift=true"):
+        cfg = js.to_config(js.warmup(s, 3.0))
+        cfg["schedule"]["steps"] = -3.0
+        js.from_config(cfg)
 
 
 @pytest.mark.parametrize("mult", [1.0, 2.0, 1.5])

@@ -36,7 +36,7 @@ import numpy as np
 from .. import functional as F
 from .._arith import Sum
 from .._base import Array, Schedule, pytree, safe_div, static_field, to_float
-from .._join import Warmup
+from .._join import Warmup, may_shift
 from .._primitives import Constant, Cosine, Exponential, PiecewiseConstant, Polynomial, constant
 from .._repeat import Repeat
 from .._validate import flag, is_traced, nonneg, positive, value, vector
@@ -300,7 +300,8 @@ def CosineDecay(
     if warmup_target is None:
         return Cosine(v0, a * v0, D)
     P = value("warmup_target", warmup_target)
-    return Warmup(Cosine(P, a * P, D), nonneg("warmup_steps", warmup_steps), v0)
+    W = nonneg("warmup_steps", warmup_steps)
+    return Warmup(Cosine(P, a * P, D), W, v0, shift=may_shift(W))
 
 
 def CosineDecayRestarts(

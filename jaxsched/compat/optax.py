@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import _validate as V
 from .._base import Array, Schedule, float_dtype, pytree, shift
-from .._join import Join, Select, Warmup
+from .._join import Join, Select, Warmup, may_shift
 from .._primitives import Constant, Cosine, Exponential, Linear, PiecewiseConstant, Polynomial
 from .torch import Function, _safe_join
 
@@ -323,7 +323,7 @@ def warmup_cosine_decay_schedule(
     decay = Cosine(P, E, D - W, V.nonneg("exponent", exponent))
     # optax joins linear_schedule(init, peak, W) at W: that is the core Warmup (the
     # ramp reaches decay(0) = peak; W <= 0 never shows the ramp).
-    return Warmup(decay, W, V.value("init_value", init_value))
+    return Warmup(decay, W, V.value("init_value", init_value), shift=may_shift(W))
 
 
 def warmup_exponential_decay_schedule(
