@@ -51,6 +51,31 @@ def _snap_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tu
     return _snap(s, tol), tangents[0]
 
 
+@jax.custom_jvp
+def _stretch(u: Array, P: Array, L: Array) -> Array:
+    """``u * P / L``: a step ``u`` into a cycle of length ``L`` as the one-cycle schedule's time (0 at
+    ``L == 0``).
+
+    ``P / L`` is a true quotient, exactly 1 where the cycle is ``P`` long (every cycle for
+    ``period_mult == 1``, the first for any): the child sees the local step itself there, so an
+    integer boundary inside it (a join's, a piecewise schedule's) falls on its step. ``(u / L) * P``
+    rounded it below in 10% of the (period, boundary) pairs (``(306 * (1 / 1971)) * 1971 < 306``).
+    The derivative is ``P du / L + (u / L) dP - (t / L) dL`` (``safe_div``'s form: no ``L**-2``, which
+    overflows for shrinking cycles), ordered so that reverse mode scales a cotangent by ``P`` before
+    ``1 / L`` (a tiny period: a child's slope ~1/P times 1/L overflowed, and 0 * inf gave NaN).
+    """
+    ok = L != 0
+    return u * jnp.where(ok, P / jnp.where(ok, L, jnp.ones_like(L)), jnp.zeros_like(L))
+
+
+@_stretch.defjvp
+def _stretch_jvp(primals: tuple[Array, Array, Array], tangents: tuple[Array, Array, Array]) -> tuple[Array, Array]:
+    u, P, L = primals
+    du, dP, dL = tangents
+    t = _stretch(u, P, L)
+    return t, P * safe_div(du, L) + safe_div(u, L) * dP - safe_div(t, L) * dL
+
+
 # The growth cap: decay**i is at most e**80 (as functional.exponential's rate), so growing amplitudes
 # (decay > 1) stay finite however many cycles have run (shrinking cycles run unboundedly many).
 _GROWTH_CAP = 80.0
@@ -226,7 +251,7 @@ class Repeat(Schedule):
             # Settings that are not integers: a restart point is exact in binary at some (P = 1, m = 1.25:
             # 5.765625) but comes out of expm1 high by up to ~(1.5 + 0.65 i |log m|) eps, relative (the
             # largest of ~35,000 points measured, float32 and x64), so a step that is not an integer and
-            # lies within (3 + 1.25 i |log m|) eps below it counts as reaching it (frac is then a little
+            # lies within (3 + 1.25 i |log m|) eps below it counts as reaching it (the local time is then a little
             # below 0, clipped: the restart's value). An integer step never equals a point that is not
             # an integer (integer points are snapped), so it keeps the plain comparison: there the band
             # would only misread steps just below a point (31 misreads against 19 in a scan of integer
@@ -242,7 +267,7 @@ class Repeat(Schedule):
             # Without this, rounding left the cycle length there about 0 of either sign (the start of a
             # cycle or its end, as it fell) and i at a float32 or float64 limit (decay**i with it).
             past = x >= converge
-            frac = jnp.where(past, one, safe_div(x - start, P + d * start))
+            local = jnp.where(past, P, _stretch(x - start, P, P + d * start))
             # decay**min(i, last) = decay**min(i0, last), times decay when i0 + 1 <= last
             scale = decay_power(i0)
             if scale is not None:
@@ -251,7 +276,7 @@ class Repeat(Schedule):
                 scale = jnp.where(past, decay_power(_ENDLESS * one), jnp.where(step_up, up_one, scale))
             if self.cycles is not None:  # only _finish's cycle limit reads i
                 i = jnp.where(past, _ENDLESS * one, i)
-            return i, frac, scale
+            return i, local, scale
 
         # Exact integer arithmetic is only needed where float restart points can be
         # inexact (see float_path_limit: 2**17 in float32, 2**44 in float64). The predicate
@@ -267,7 +292,7 @@ class Repeat(Schedule):
         else:
             need = jnp.any(jnp.floor(t) >= float(limit))
 
-        def exact_path(i: Array, frac: Array, scale: Array | None) -> tuple[Array, Array, Array | None]:
+        def exact_path(i: Array, local: Array, scale: Array | None) -> tuple[Array, Array, Array | None]:
             # Integer settings (an integer period; growth 1 or an integer >= 2): locate the cycle of
             # the step's integer part k in exact integer arithmetic (float32 cannot hold restart
             # points such as 2**25 - 1). Restarts are integers, so t = k + r lies in k's cycle.
@@ -316,10 +341,10 @@ class Repeat(Schedule):
             s_f = P * g_ex
             l_f = P * (1.0 + d * g_ex)
             l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
-            frac_ex = safe_div(u_ex - (s_f - jax.lax.stop_gradient(s_f)), l_ex + (l_f - jax.lax.stop_gradient(l_f)))
+            local_ex = _stretch(u_ex - (s_f - jax.lax.stop_gradient(s_f)), P, l_ex + (l_f - jax.lax.stop_gradient(l_f)))
             scale_ex = decay_power(i_ex)
             scale = None if scale is None else jnp.where(exact, scale_ex, scale)
-            return jnp.where(exact, i_ex, i), jnp.where(exact, frac_ex, frac), scale
+            return jnp.where(exact, i_ex, i), jnp.where(exact, local_ex, local), scale
 
         exact_value = lambda: self._finish(*exact_path(*closed_form()))  # noqa: E731
         float_value = lambda: self._finish(*closed_form())  # noqa: E731
@@ -338,17 +363,18 @@ class Repeat(Schedule):
         )
 
     def _at_zero(self, dtype: Any) -> Array:
-        # _eval at 0.0: cycle 0 at phase 0 (frac * period = 0, decay**0 = 1 with no slope in decay, and
+        # _eval at 0.0: cycle 0 at phase 0 (local time 0, decay**0 = 1 with no slope in decay, and
         # cycles >= 1), without tracing the closed form and the exact path for it.
         return self.schedule._at_zero(self.period.dtype)
 
-    def _finish(self, i: Array, frac: Array, scale: Array | None) -> Array:
-        """The value in cycle ``i`` at ``frac`` of its length, times ``scale = decay**min(i, last)``."""
-        frac = jnp.clip(frac, 0.0, 1.0)
+    def _finish(self, i: Array, local: Array, scale: Array | None) -> Array:
+        """The value in cycle ``i`` at the one-cycle time ``local`` (``period`` times the fraction of the
+        cycle run), times ``scale = decay**min(i, last)``."""
+        local = jnp.clip(local, 0.0, self.period)
         if self.cycles is not None:
             over = jax.lax.stop_gradient(i) >= self.cycles  # an integer count: no gradient flows through it
-            frac = jnp.where(over, jnp.ones((), frac.dtype), frac)
-        value = self.schedule._at(frac * self.period)
+            local = jnp.where(over, self.period, local)
+        value = self.schedule._at(local)
         return value if scale is None else value * scale
 
 

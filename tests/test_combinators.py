@@ -1226,6 +1226,25 @@ def test_restart_points_exact_in_binary_are_reached(P: float, mult: float) -> No
             assert_close_to_peak(sched(below), ref(below), 1.0, 1e-9 if x64 else 2e-5)
 
 
+@pytest.mark.parametrize("P", [7, 1971, 12345])
+def test_a_boundary_inside_a_repeat_falls_on_its_step(P: int) -> None:
+    # The child of a repeat sees (u / L) * P, which rounded an integer local step u below itself where the
+    # cycle lasts P: a join's or piecewise schedule's boundary at b switched at step b + 1 (10% of the
+    # (period, boundary) pairs; P = 1971, b = 306 among them; found by a helper's fuzz). It now sees
+    # u * (P / L), with P / L exactly 1 there: every cycle of period_mult 1, the first of any.
+    bs = np.unique(np.linspace(1, P - 2, 120).astype(int))  # b + 1 <= P - 1: the next cycle starts at P
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            for mult, cycles_seen in ((1.0, (0, 1, 5)), (2.0, (0,))):
+                for b in bs:
+                    s = js.repeat(js.piecewise_constant([2.0, 1.0], [float(b)]), float(P), mult)
+                    j = js.repeat(js.join([js.constant(2.0), js.constant(1.0)], [float(b)]), float(P), mult)
+                    k = np.asarray([c * P + b + d for c in cycles_seen for d in (-1, 0, 1)])
+                    want = np.tile([2.0, 1.0, 1.0], len(cycles_seen))
+                    np.testing.assert_array_equal(np.asarray(s(k)), want, err_msg=f"b={b} mult={mult} x64={x64}")
+                    np.testing.assert_array_equal(np.asarray(j(k)), want, err_msg=f"b={b} mult={mult} x64={x64}")
+
+
 def test_an_integer_step_just_below_a_restart_that_is_not_an_integer() -> None:
     # Restart 10 of P = 1000, m = 1.5 is at 113330.08: step 113330 is in the cycle before. The band that lets
     # a fractional step reach a restart point a few eps above it (see above) would put it past the restart;
