@@ -233,7 +233,10 @@ class Repeat(Schedule):
             rp = 1.0 / P
             arg = clamp(x * (d * rp), -1.0 + jnp.finfo(dt).eps)  # log1p has its own JVP
             i_geo = FM.log1p(arg) * (1.0 / jnp.log1p(ds))
-            i0 = clamp(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, 2.0**31)  # no gradient (floor)
+            # no gradient (floor); capped where the index stops being an integer of dt (2**53 in float64:
+            # 2**31 held the value at a cycle's end past 2**31 cycles of a tiny period), at least 2**31
+            cap = float(max(2**31, 2 ** (jnp.finfo(dt).nmant + 1)))
+            i0 = clamp(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, cap)
             raw0 = P * _geom(i0, d)
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
             # integer settings have integer restarts, so round them.

@@ -1245,6 +1245,18 @@ def test_a_boundary_inside_a_repeat_falls_on_its_step(P: int) -> None:
                     np.testing.assert_array_equal(np.asarray(j(k)), want, err_msg=f"b={b} mult={mult} x64={x64}")
 
 
+def test_more_than_2_31_cycles_in_float64() -> None:
+    # The cycle index was capped at 2**31, so past 2**31 cycles (a period of 2**-10 from step 2**21 on) the
+    # value held a cycle's end; float64 resolves those phases (found by a helper's fuzz). float32 cannot:
+    # its steps there are 0.25 apart, 256 cycles.
+    P = 2.0**-10
+    with jax.enable_x64(True):
+        s = js.repeat(js.linear(1.0, 0.0, P), P, decay=1.0, cycles=math.inf)
+        k = np.asarray([1000, 2**21, 2**21 + 1, 3_000_000])
+        np.testing.assert_array_equal(np.asarray(s(k)), 1.0)  # every integer step starts a cycle
+        np.testing.assert_allclose(np.asarray(s(k + P / 2)), 0.5, rtol=0, atol=1e-9)
+
+
 def test_an_integer_step_just_below_a_restart_that_is_not_an_integer() -> None:
     # Restart 10 of P = 1000, m = 1.5 is at 113330.08: step 113330 is in the cycle before. The band that lets
     # a fractional step reach a restart point a few eps above it (see above) would put it past the restart;
