@@ -864,5 +864,5 @@ class Schedule:
         )
 
     def __repr__(self) -> str:
-        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        fields = [f for f in dataclasses.fields(self) if f.repr]  # type: ignore[arg-type]
         return f"{type(self).__name__}({', '.join(f'{f.name}={_leaf_repr(getattr(self, f.name))}' for f in fields)})"

@@ -307,7 +307,8 @@ class Warmup(Schedule):
     target: Array | None = None
     # Whether steps may lie below 0 (structure): only then is the value at 0 a whole evaluation of the
     # schedule (at -steps), which a parent warmup asks for. Factories set False for concrete steps >= 0.
-    shift: bool = static_field(default=True)
+    # Not in the repr: bookkeeping, and the default (True) is right for any steps.
+    shift: bool = static_field(default=True, repr=False)
     _takes_pair = True
     # No bound on steps: below 0 there is no ramp and the schedule starts -steps in (see `warmup`).
 
