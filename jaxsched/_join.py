@@ -298,7 +298,10 @@ class Warmup(Schedule):
     """A linear ramp from ``init_value`` to ``target`` over ``steps``, then ``schedule(t - steps)``.
 
     ``target=None`` ramps to ``schedule(0)``; presets set it to their peak so the
-    ramp is right even when the phase after it is empty.
+    ramp is right even when the phase after it is empty. ``steps`` below 0 is a
+    shift (no ramp). ``shift`` (static) says whether it may be: the factories set
+    it False for a concrete ``steps >= 0``, so a parent warmup's target (this
+    warmup's value at 0) is not a whole evaluation of ``schedule``.
     """
 
     schedule: Schedule
@@ -314,7 +317,7 @@ class Warmup(Schedule):
 
     @staticmethod
     def _config_check(s: Warmup, batch_shape: tuple[int, ...]) -> None:
-        if not s.shift and (np.asarray(s.steps, np.float64) < 0).any():
+        if not s.shift and may_shift(s.steps):
             raise ValueError(f"steps below 0 (a shift) need shift=true, got steps={np.asarray(s.steps).tolist()}")
 
     def _ahead(self) -> Array | None:

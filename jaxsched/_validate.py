@@ -47,7 +47,6 @@ def real(
     lo_open: bool = False,
     hi: float | None = None,
     hi_open: bool = False,
-    finite: bool = True,
     allow_inf: bool = False,
     ndim: int | None = 0,
     dtype: Any = None,
@@ -62,17 +61,25 @@ def real(
         raise ValueError(f"{name} must be {what}, got shape {a.shape}: {x!r}")
     if np.isnan(a).any():
         raise ValueError(f"{name} must not be NaN, got {x!r}")
-    if finite and not allow_inf and not np.isfinite(a).all():
+    if not allow_inf and not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite, got {x!r}")
     _bounds(name, x, a, lo, lo_open, hi, hi_open)
-    with np.errstate(over="ignore", under="ignore"):
-        out = a.astype(np.dtype(dtype))
-    if finite and not np.isfinite(out[np.isfinite(a)]).all():
-        top = np.finfo(np.dtype(dtype)).max
-        raise ValueError(f"{name} overflows {np.dtype(dtype).name} (largest {top:.4g}), got {x!r}")
+    out = _stored(name, x, a, dtype)
     # The leaf is the rounded value: 1e-50 is > 0 but stores 0 in float32 (a config of it is refused too).
     _bounds(name, x, out.astype(np.float64), lo, lo_open, hi, hi_open, f" (stored as {out.tolist()!r} in {out.dtype})")
     return leaf(out)
+
+
+def _stored(name: str, x: Any, a: np.ndarray, dtype: Any) -> np.ndarray:
+    """``a`` as stored in ``dtype``; a finite value that overflows there is an error (named, for a vector)."""
+    dt = np.dtype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        out = a.astype(dt)
+    over = np.isfinite(a) & ~np.isfinite(out)
+    if over.any():
+        at = f" ({name}[{int(np.argmax(over))}]={a[np.argmax(over)].item()!r})" if a.ndim == 1 else ""
+        raise ValueError(f"{name} overflows {dt.name} (largest {np.finfo(dt).max:.4g}), got {x!r}{at}")
+    return out
 
 
 def _bounds(
@@ -146,15 +153,8 @@ def vector(
         raise ValueError(
             f"{name} must be non-decreasing, got {x!r} ({name}[{i + 1}]={a[i + 1]!r} < {name}[{i}]={a[i]!r})"
         )
-    dt = np.dtype(float_dtype())
-    with np.errstate(over="ignore", under="ignore"):
-        out = a.astype(dt)
-    if not np.isfinite(out).all():  # rounding keeps the order and the sign: only overflow is left to check
-        i = int(np.argmin(np.isfinite(out)))
-        raise ValueError(
-            f"{name} overflows {dt.name} (largest {np.finfo(dt).max:.4g}), got {x!r} ({name}[{i}]={a[i].item()!r})"
-        )
-    return leaf(out)
+    # rounding keeps the order and the sign: only overflow is left to check
+    return leaf(_stored(name, x, a, float_dtype()))
 
 
 def choice(name: str, x: Any, options: tuple[str, ...]) -> jax.Array:
