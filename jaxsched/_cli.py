@@ -223,7 +223,8 @@ def _is_batch(obj: Any) -> bool:
     return isinstance(obj, Grid)
 
 
-def _eval(obj: Any, steps: Sequence[int]) -> Any:
+def _eval(obj: Any, steps: Sequence[int]) -> tuple[Any, tuple[int, ...]]:
+    """``(values, batch shape)``: one row of values per member (row-major), and the batch's shape (``()`` for one)."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -234,13 +235,13 @@ def _eval(obj: Any, steps: Sequence[int]) -> Any:
 
     k = jnp.asarray(np.minimum(np.asarray(steps, np.int64), 2**31 - 1).astype(np.int32))
     if _is_batch(obj):
-        return np.asarray(_at_batch(obj.schedules, k))
+        return np.asarray(_at_batch(obj.schedules, k)), (len(obj),)
     assert isinstance(obj, Schedule)
     bs = _batch_shape_of(obj)
     if bs:  # members in row-major order (a batch of 3 x 2 settings: 6 columns)
         flat = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (-1, *jnp.shape(x)[len(bs):])), obj)
-        return np.asarray(_at_batch(flat, k))
-    return np.asarray(_at(obj, k))[None]
+        return np.asarray(_at_batch(flat, k)), bs
+    return np.asarray(_at(obj, k))[None], ()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -270,7 +271,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     obj, title = _schedule(args)
     until, bounds = _horizon_and_bounds(obj)
     steps = _steps_spec(args.steps, until, bounds)
-    vals = _eval(obj, steps)
+    vals, bs = _eval(obj, steps)
     n = vals.shape[0]
     head = ["step"] + (["value"] if n == 1 else [str(i) for i in range(n)])
     rows = [[str(k)] + [_fmt(vals[j, i]) for j in range(n)] for i, k in enumerate(steps)]
@@ -280,9 +281,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         for i in range(len(obj)):
             lines.append(f"# {i}: " + ", ".join(f"{k}={v}" for k, v in obj.row(i).items()))
     elif n > 1:
-        from ._config import _batch_shape_of
-
-        bs = _batch_shape_of(obj)
         lines.append(f"# a batch of {n} schedules" + (f" (batch shape {list(bs)}, row-major)" if len(bs) > 1 else ""))
     lines.append("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     lines.append("  ".join("-" * w for w in widths))
