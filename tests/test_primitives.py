@@ -597,6 +597,47 @@ def test_cosine_fractional_exponent_is_accurate_near_the_end() -> None:
         assert_close_to_peak(_ev(s, t), R.cosine(1.0, 0.0, 1000, e)(t), 1.0, rtol=rtol)
 
 
+_SMALL = float(np.float32(1e-4))  # a one-cycle's first rate, max_lr / 1e4: far below the end value
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a, b: jaxsched.cosine(a, b, 30),
+        lambda a, b: jaxsched.cosine(a, b, 30, exponent=2.0),
+        lambda a, b: jaxsched.polynomial(a, b, 30, 2.0),
+        lambda a, b: jaxsched.sqrt_decay(a, b, 30),
+        lambda a, b: jaxsched.cooldown(a, b, 30, "cosine"),
+        lambda a, b: jaxsched.cooldown(a, b, 30, jnp.asarray(2)),
+        lambda a, b: jaxsched.linear(a, b, 30),
+    ],
+    ids=["cosine", "cosine-exponent", "polynomial", "sqrt_decay", "cooldown-cosine", "cooldown-swept", "linear"],
+)
+@pytest.mark.parametrize("x64", [False, True])
+def test_decays_are_exact_at_both_ends(make: Any, x64: bool) -> None:
+    # end + (init - end) * 1 rounds init to the precision of end: 1e-4 came out 1.00017e-4 (float32) at the
+    # start of a cosine to 1.0 (a one-cycle's first phase; found by fuzzing). Both ends are settings.
+    with jax.enable_x64(x64):
+        for a, b in ((_SMALL, 1.0), (1.0, _SMALL), (-3.0, 1e-7)):
+            s = make(a, b)
+            dt = np.float64 if x64 else np.float32
+            got = np.asarray(s(np.asarray([0, 30], np.int32)), np.float64)
+            np.testing.assert_array_equal(got, [float(dt(a)), float(dt(b))])
+            grads = jax.grad(lambda s: s(7.0), allow_int=True)(s)  # (float0 for an int shape leaf)
+            assert all(np.isfinite(g).all() for g in jax.tree_util.tree_leaves(grads) if g.dtype.kind == "f")
+
+
+def test_blend_has_the_plain_forms_derivative() -> None:
+    from jaxsched.functional import blend
+
+    f = jnp.linspace(0.0, 1.0, 11, dtype=jnp.float32)
+    ours = jax.vmap(jax.grad(blend, argnums=(0, 1, 2)), (None, None, 0))(2.0, 0.5, f)
+    plain = jax.vmap(jax.grad(lambda i, e, f: e + (i - e) * f, argnums=(0, 1, 2)), (None, None, 0))(2.0, 0.5, f)
+    for x, y in zip(ours, plain):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(blend(2.0, 0.5, f)), np.asarray(0.5 + 1.5 * f), rtol=1e-6)
+
+
 def test_huge_phase_lengths_are_exact_at_the_end() -> None:
     n = 2**31 - 1
     t = np.asarray([0, n - 1, n, n // 2])

@@ -94,7 +94,7 @@ class KDecayCosine(Schedule):
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         p = F.progress(x, self.steps)
-        v = self.end_value + (self.init_value - self.end_value) * F.cosine_factor(safe_pow(p, self.k_decay))
+        v = F.blend(self.init_value, self.end_value, F.cosine_factor(safe_pow(p, self.k_decay)))
         return jnp.where(x >= self.steps, self.end_value, v)
 
 
@@ -123,7 +123,7 @@ class KDecayPolynomial(Schedule):
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         p = F.progress(x, self.steps)
-        v = self.end_value + (self.init_value - self.end_value) * safe_pow(1.0 - safe_pow(p, self.k_decay), self.power)
+        v = F.blend(self.init_value, self.end_value, safe_pow(1.0 - safe_pow(p, self.k_decay), self.power))
         # The end is decided by comparing steps, not by p: under jit a constant T makes t / T a
         # product t * (1 / T), which can be just below 1 at t = T (then (1 - p)**power is far from 0).
         return jnp.where(x >= self.steps, self.end_value, v)
