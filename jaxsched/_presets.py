@@ -193,12 +193,19 @@ def _phase(strategy: Array, a: Array, b: Array, n: Array) -> Select:
 
 def _onecycle_knots(total_steps: Any, pct_start: Any, three_phase: Any) -> tuple[Array, Array, Array, Array]:
     T = V.length("total_steps", total_steps)
-    hi = 0.5 if (isinstance(three_phase, bool) and three_phase) else 1.0
-    pct = V.real("pct_start", pct_start, lo=0.0, hi=hi)
-    if isinstance(three_phase, bool):
+    if isinstance(three_phase, (bool, np.bool_)):
         three = jnp.asarray(float(three_phase), float_dtype())
     else:
+        # A 0/1 leaf, so a sweep can vary it; a traced value anywhere in [0, 1] stays finite.
         three = V.real("three_phase", three_phase, lo=0.0, hi=1.0)
+        if not V.is_traced(three_phase) and not np.isin(np.asarray(three_phase, np.float64), (0.0, 1.0)).all():
+            raise ValueError(f"three_phase must be a bool, 0 or 1, got {three_phase!r}")
+    pct = V.real("pct_start", pct_start, lo=0.0, hi=1.0)
+    # Three phases take 2 * pct_start of total_steps (checked where both are concrete, a flag of 1 too).
+    if not V.is_traced(three_phase) and not V.is_traced(pct_start):
+        over = (np.asarray(three_phase, np.float64) == 1.0) & (np.asarray(pct_start, np.float64) > 0.5)
+        if over.any():
+            raise ValueError(f"pct_start must be <= 0.5 with three phases, got {pct_start!r}")
     up = pct * T
     mid = three * up
     return T, up, mid, three

@@ -623,6 +623,10 @@ def test_cyclic_defaults_and_mode_names() -> None:
         (lambda: jaxsched.wsd(1.0, 100, decay_shape="exp"), ValueError, "decay_shape"),
         (lambda: jaxsched.wsd(1.0, 100, decay_shape=3), ValueError, "decay_shape"),
         (lambda: jaxsched.onecycle(1.0, 100, pct_start=0.6, three_phase=True), ValueError, "pct_start"),
+        # A flag of 1 (or NumPy's True) is three phases too: the same check (1 overran total_steps).
+        (lambda: jaxsched.onecycle(1.0, 100, pct_start=0.6, three_phase=1), ValueError, "pct_start must be <= 0.5"),
+        (lambda: jaxsched.onecycle_momentum(100, pct_start=0.6, three_phase=np.True_), ValueError, "pct_start"),
+        (lambda: jaxsched.onecycle(1.0, 100, three_phase=0.3), ValueError, "three_phase must be a bool, 0 or 1"),
         (lambda: jaxsched.onecycle(1.0, 100, anneal_strategy="step"), ValueError, "anneal_strategy"),
         (lambda: jaxsched.onecycle(0.0, 100), ValueError, "peak_value"),
         (lambda: jaxsched.onecycle_momentum(100, pct_start=1.5), ValueError, "pct_start"),

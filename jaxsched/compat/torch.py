@@ -689,15 +689,23 @@ def cyclic_momentum(
     )
 
 
+def _count(name: str, x: Any) -> Array:
+    """A count torch takes as an int (> 0): a whole float (``10.0``) is accepted, ``10.5`` is not (traced: any)."""
+    v = V.positive(name, x)
+    if not V.is_traced(x) and (np.mod(np.asarray(x, np.float64), 1.0) != 0).any():
+        raise ValueError(f"{name} must be a whole number (torch takes an int), got {x!r}")
+    return v
+
+
 def _onecycle_knots(
     total_steps: Any, epochs: Any, steps_per_epoch: Any, pct_start: Any, three_phase: Any
 ) -> tuple[Array, Array]:
     if not isinstance(three_phase, (bool, np.bool_)):
         raise TypeError(f"three_phase must be a bool (it sets the number of phases), got {three_phase!r}")
     if total_steps is not None:
-        T = V.positive("total_steps", total_steps)
+        T = _count("total_steps", total_steps)
     elif epochs is not None and steps_per_epoch is not None:
-        T = V.positive("epochs", epochs) * V.positive("steps_per_epoch", steps_per_epoch)
+        T = _count("epochs", epochs) * _count("steps_per_epoch", steps_per_epoch)
     else:
         raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
     pct = V.real("pct_start", pct_start, lo=0.0, hi=1.0)
