@@ -198,7 +198,7 @@ class Repeat(Schedule):
     # per step in the loop's dependency chain).
     _negative_ok = True
     float_path_limit = staticmethod(float_path_limit)
-    _config_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 1"}
+    _config_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
@@ -366,9 +366,12 @@ class Repeat(Schedule):
         )
 
     def _at_zero(self, dtype: Any) -> Array:
-        # _eval at 0.0: cycle 0 at phase 0 (local time 0, decay**0 = 1 with no slope in decay, and
-        # cycles >= 1), without tracing the closed form and the exact path for it.
-        return self.schedule._at_zero(self.period.dtype)
+        # _eval at 0.0: cycle 0 at phase 0 (local time 0, decay**0 = 1 with no slope in decay), without
+        # tracing the closed form and the exact path for it; with cycles = 0 the end value from the start.
+        start = self.schedule._at_zero(self.period.dtype)
+        if self.cycles is None:
+            return start
+        return jnp.where(self.cycles > 0, start, self.schedule._at(self.period))
 
     def _finish(self, i: Array, local: Array, scale: Array | None) -> Array:
         """The value in cycle ``i`` at the one-cycle time ``local`` (``period`` times the fraction of the
@@ -401,7 +404,8 @@ def repeat(
     there on every cycle has run, and a cycle's end value holds, times
     ``decay**i`` for ``i -> inf``: 0 for ``decay < 1``). ``decay**i`` is
     capped at ``e**80``, as ``exponential``'s growth is. After ``cycles``
-    cycles the last cycle's end value holds.
+    cycles the last cycle's end value holds (``cycles=0``: the schedule's
+    end value from the start, as timm's ``cycle_limit=0`` gives).
 
     Args:
       schedule: the schedule of one cycle, on ``[0, period]``.
@@ -410,8 +414,8 @@ def repeat(
       decay: amplitude factor per cycle (``>= 0``); ``None`` (the default)
         means 1 with no power computed. A number, 1 included, is a leaf that
         can be swept.
-      cycles: number of cycles before the value holds (``>= 1``, inf
-        allowed); ``None`` (the default) means no limit, with no comparison
+      cycles: number of cycles before the value holds (``>= 0``, inf
+        allowed; a fraction counts its cycle whole); ``None`` (the default) means no limit, with no comparison
         per step.
 
     >>> import jaxsched
@@ -428,5 +432,5 @@ def repeat(
         V.positive("period", period),
         V.positive("period_mult", period_mult),
         None if decay is None else V.nonneg("decay", decay),
-        None if cycles is None else V.real("cycles", cycles, lo=1.0, allow_inf=True),
+        None if cycles is None else V.real("cycles", cycles, lo=0.0, allow_inf=True),
     )

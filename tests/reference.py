@@ -306,6 +306,8 @@ def repeat_cycle(
     x = _frac(max(float(t), 0.0))
     P, m = _frac(period), _frac(period_mult)
     assert P > 0 and m > 0
+    if cycles <= 0:  # no cycle runs: cycle 0's end value from the start
+        return 0, Fraction(0), P, True
     if m == 1:
         i = math.floor(x / P)
         if i >= cycles:

@@ -458,6 +458,9 @@ def test_repeat_known_floored_log_cases() -> None:
         (10, 1.0, 1.0, math.inf, 0.1, [10**6, 10**6 + 3, 10**6 + 10, 2**30 + 7, 2**30 + 10, R.INT32_MAX]),
         # cycles=2.5 runs three cycles (0, 1, 2), then holds cycle 2's end value
         (10, 1.0, 0.5, 2.5, 0.5, [0, 10, 20, 29, 30, 31, 1000]),
+        # cycles=0 runs none: the end value from the start (timm's cycle_limit=0); 0.5 runs one
+        (10, 1.0, 0.5, 0, 0.5, [0, 1, 9, 10, 11, 1000]),
+        (10, 2.0, 0.5, 0.5, 0.5, [0, 1, 9, 10, 11, 1000]),
         # growth 2 with decay, far out
         (1, 2.0, 0.9, math.inf, 0.0, [2**24 - 1, 2**25 - 2, 2**25 - 1, 2**25, 2**30 - 1, 2**31 - 2, R.INT32_MAX]),
         # fractional growth 1.5 (restarts 4, 10, 19, 32.5, 52.75, ...)
@@ -472,6 +475,13 @@ def test_repeat_against_reference(period: float, mult: float, decay: float, cycl
     assert_close_to_peak(_ev_padded(s, k, np.int32), ref(k), 1.0, rtol=2e-6)
     kf = np.asarray([x for x in k if x < 2**24] + [x + 0.5 for x in k if x < 2**24])
     assert_close_to_peak(_ev_padded(s, kf, np.float32), ref(kf), 1.0, rtol=2e-6)
+
+
+def test_repeat_of_no_cycles_holds_its_end_value_under_a_warmup() -> None:
+    # A parent warmup ramps to the value at 0 (Repeat._at_zero): with cycles=0, the schedule's end value.
+    s = js.warmup(js.repeat(js.linear(1.0, 0.5, 10), 10, decay=0.9, cycles=0), 4)
+    np.testing.assert_allclose(np.asarray(s(jnp.arange(7))), [0.0, 0.125, 0.25, 0.375, 0.5, 0.5, 0.5])
+    assert js.from_json(js.to_json(s))(2) == s(2)
 
 
 def test_repeat_holds_and_decays() -> None:

@@ -822,16 +822,16 @@ STRUCTURAL_OUT_OF_RANGE = [
      "decay must be >= 0"),
     (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, cycles=-math.inf),
      {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 1, "decay": 1, "cycles": "-inf"},
-     "cycles must be >= 1"),
+     "cycles must be >= 0"),
     (lambda: jaxsched.clip(jaxsched.constant(1.0), 1.0, 0.0), {"type": "Clip", "schedule": _C1, "lo": 1.0, "hi": 0.0},
      "lo <= hi"),
     # Out of range as written, in range once rounded to float32 (-0.0, 1.0): checked as written, as the
     # factory checks it (the config was accepted)...
     (lambda: jaxsched.linear(1.0, 0.0, -1e-50), {"type": "Linear", "init_value": 1.0, "end_value": 0.0,
                                                   "steps": -1e-50}, "steps must be >= 0"),
-    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, cycles=0.99999999),
-     {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 1, "decay": 1, "cycles": 0.99999999},
-     "cycles must be >= 1"),
+    (lambda: jaxsched.repeat(jaxsched.constant(1.0), 10, cycles=-1e-50),
+     {"type": "Repeat", "schedule": _C1, "period": 10, "period_mult": 1, "decay": 1, "cycles": -1e-50},
+     "cycles must be >= 0"),
     # ...and in range as written, out of it once rounded (0.0): checked as stored, by the factory too (its
     # schedule's own config was refused)
     (lambda: jaxsched.repeat(jaxsched.constant(1.0), 1e-50),

@@ -610,7 +610,9 @@ def MultiStepLRScheduler(
     powers = jnp.arange(m.shape[-1] + 1, dtype=lr.dtype)
     values = lr * rate**powers
     shift_by = 0.0 if flag("decay_at_milestone", decay_at_milestone) else 1.0
-    curve = PiecewiseConstant(values, m - shift_by)
+    # A milestone at 0 switches at t' = -1: clipped to 0, which every step (>= 0) has passed too, so the
+    # boundaries are a piecewise_constant's (>= 0) and the schedule's config loads back.
+    curve = PiecewiseConstant(values, jnp.maximum(m - shift_by, 0.0))
     sched = _warmup(curve, W, value("warmup_lr_init", warmup_lr_init), lr, warmup_prefix)
     return _noise(sched, noise_range_t, noise_pct, noise_std, noise_seed, noise_key)
 
