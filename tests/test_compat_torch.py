@@ -490,6 +490,44 @@ def test_onecycle_past_the_end_and_zero_length_phase() -> None:
     np.testing.assert_allclose(e, 0.95, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(total_steps=10, pct_start=1.0),  # an empty last phase: k = T - 1 is max_lr (torch's k <= e_1)
+        dict(total_steps=10, pct_start=0.7, three_phase=True),  # e_2 = 12 lies past T - 1 = 9
+        dict(total_steps=11, pct_start=0.3, three_phase=True),
+        dict(total_steps=7, pct_start=0.5),
+    ],
+)
+@pytest.mark.parametrize("strategy", ["cos", "linear"])
+def test_onecycle_policies_agree_up_to_total_steps(kw: dict[str, Any], strategy: str) -> None:
+    """Both policies past the end give torch's values up to k = T - 1 (extrapolate=True is the fixtures'),
+    and z for k > T. Clamped, an empty last phase gave z at T - 1, and a three-phase e_2 past T - 1 ran on
+    past T (found by fuzzing)."""
+    T_ = kw["total_steps"]
+    k = np.arange(T_ + 4)
+    z = 1.0 / 25.0 / 1e4
+    for fn, z_end in ((T.OneCycleLR, z), (T.onecycle_momentum, 0.95)):
+        a = np.asarray(fn(1.0, anneal_strategy=strategy, **kw)(k))
+        b = np.asarray(fn(1.0, anneal_strategy=strategy, extrapolate=False, **kw)(k))
+        np.testing.assert_allclose(b[:T_], a[:T_], rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(a[T_ + 1 :], z_end, rtol=1e-6)
+        np.testing.assert_allclose(b[T_ + 1 :], z_end, rtol=1e-6)
+    if kw["pct_start"] == 1.0:
+        assert float(T.OneCycleLR(1.0, extrapolate=False, **kw)(T_ - 1)) == 1.0
+
+
+def test_onecycle_step_total_steps_is_torchs_past_2_24_in_float32() -> None:
+    # The switch to z is at T + 1, which float32 rounded to T for T >= 2**24: k = T (the T-th step(),
+    # legal in torch) gave z where torch is mid-phase 2 (three phases, pct_start > 1/2). Found by fuzzing.
+    kw = dict(total_steps=2**24, pct_start=0.6, three_phase=True, anneal_strategy="linear")
+    got = float(T.OneCycleLR(1.0, **kw)(2**24))
+    with jax.enable_x64(True):
+        want = float(T.OneCycleLR(1.0, **kw)(2**24))
+    assert want == pytest.approx(0.35999984105426475, rel=1e-12)  # torch 2.13's lr after 2**24 step() calls
+    assert got == pytest.approx(want, rel=1e-6)
+
+
 def _np_factor(name: str, kw: dict[str, Any], k: np.ndarray) -> np.ndarray:
     """Float64 NumPy closed forms of the multiplicative children's factors (the chain's reference)."""
     if name == "LinearLR":
@@ -610,6 +648,11 @@ def test_lambdas_see_float_steps() -> None:
     s = T.LambdaLR(2.0, lambda k: seen.append(k.dtype) or 0.5**k)
     np.testing.assert_allclose(jax.jit(lambda s: s(jnp.asarray([0, 3])))(s), [2.0, 0.25], rtol=1e-6)
     assert set(seen) == {np.dtype(np.float32)}
+    # float steps too: under x64 a float32 step reached the lambda as float32 (found by fuzzing)
+    with jax.enable_x64(True):
+        s = T.LambdaLR(2.0, lambda k: seen.append(k.dtype) or 0.5**k)
+        out = s(jnp.asarray([2.5], jnp.float32))
+    assert seen[-1] == np.dtype(np.float64) and out.dtype == np.float64
 
 
 def test_periodic_children_after_a_milestone_are_exact_at_huge_steps() -> None:

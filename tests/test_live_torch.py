@@ -84,3 +84,22 @@ def test_onecycle_raises_past_total_steps_in_torch() -> None:
     gen = _generator()
     with pytest.raises(ValueError, match="Tried to step"):
         gen.run_torch("OneCycleLR", 0.0, {"max_lr": 1.0, "total_steps": 4}, [0, 5])
+
+
+@pytest.mark.parametrize("extrapolate", [True, False])
+def test_onecycle_edge_phases_against_torch(extrapolate: bool) -> None:
+    """An empty last phase (pct_start = 1) and a three-phase e_2 past T - 1, run through torch up to k = T."""
+    gen = _generator()
+    cases = [
+        {"max_lr": 1.0, "total_steps": 10, "pct_start": 1.0, "anneal_strategy": "linear"},
+        {"max_lr": 1.0, "total_steps": 10, "pct_start": 1.0, "anneal_strategy": "cos"},
+        {"max_lr": 1.0, "total_steps": 10, "pct_start": 0.7, "three_phase": True, "anneal_strategy": "linear"},
+    ]
+    for kw in cases:
+        steps = list(range(10))
+        res = gen.run_torch("OneCycleLR", 0.0, kw, steps)
+        with jax.enable_x64(True):
+            from jaxsched.compat import torch as T
+
+            got = np.asarray(T.OneCycleLR(**kw, extrapolate=extrapolate)(np.asarray(steps)))
+        assert_close_to_peak(got, res["values"], 1.0, rtol=1e-12)

@@ -85,9 +85,9 @@ class Function(Schedule):
     """A schedule from a function of the step: ``lr(t) = fn(t)``.
 
     ``fn`` is static (part of the structure, not a leaf) and must be a
-    ``jax.numpy`` function of a float array of steps that broadcasts; integer
-    steps are converted to ``dtype_name`` (static; ``None``: the default
-    float dtype when called). A different ``fn`` means a different program.
+    ``jax.numpy`` function of a float array of steps that broadcasts; steps
+    (integer or float) are converted to ``dtype_name`` (static; ``None``: the
+    default float dtype when called). A different ``fn`` means a different program.
 
     >>> import jax.numpy as jnp
     >>> from jaxsched.compat.torch import Function
@@ -96,14 +96,14 @@ class Function(Schedule):
     """
 
     fn: Callable[[Array], Any] = static_field()
-    dtype_name: str | None = static_field(default=None)  # the float dtype for integer steps; None: the default
+    dtype_name: str | None = static_field(default=None)  # the float dtype of the steps fn gets; None: the default
 
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(self.dtype_name) if self.dtype_name else float_dtype()
 
     def _eval(self, t: Array) -> Array:
-        x = to_float(t, self.dtype) if jnp.issubdtype(t.dtype, jnp.integer) else t
+        x = to_float(t, self.dtype)  # float steps too, as every schedule computes in its own dtype
         out = jnp.asarray(self.fn(x))
         if out.dtype != x.dtype:
             out = out.astype(x.dtype)
@@ -738,11 +738,16 @@ def _onecycle(T: Array, knots: Array, values: list[tuple[Array, Array]], strateg
     if extrapolate:
         pieces.append(_Anneal(a, b, raw[-1], strategy))
     else:
-        pieces.append(Select(strategy, (Cosine(a, b, spans[-1]), Linear(a, b, spans[-1]))))
+        # An empty last phase (pct_start = 1) still shows its start at its start: torch's k = T - 1 is the end
+        # of the phase before (k <= e_i), max_lr, not z. The smallest normal span does that, then z.
+        last = jnp.maximum(spans[-1], jnp.finfo(knots.dtype).tiny)
+        pieces.append(Select(strategy, (Cosine(a, b, last), Linear(a, b, last))))
     phases = Join(tuple(pieces), knots[:-1])
-    if not extrapolate:
-        return phases
-    return Join((phases, Constant(b)), jnp.reshape(T + 1.0, (1,)))
+    # k > T (torch raises) gives z, also where a three-phase e_2 lies past T - 1. T + 1 is rounded up where it
+    # is not a float (T >= 2**24 in float32): rounded to T, it took k = T from torch's phase.
+    guard = T + 1.0
+    guard = jnp.where(guard > T, guard, T * (1.0 + jnp.finfo(knots.dtype).eps))
+    return Join((phases, Constant(b)), jnp.reshape(guard, (1,)))
 
 
 def OneCycleLR(
@@ -776,8 +781,9 @@ def OneCycleLR(
     Past the end (torch raises for ``k > T``): with ``extrapolate=True`` (the
     default) the value at ``k = T`` extrapolates the last phase exactly as
     torch does (linear can go negative there) and ``k > T`` gives ``z``; with
-    ``extrapolate=False`` the last phase is clamped, so ``k >= T - 1`` gives
-    ``z``. There is no optimizer argument (torch overwrites the rate).
+    ``extrapolate=False`` the last phase is clamped (``z`` from its end
+    ``T - 1`` on) and ``k > T`` gives ``z``. There is no optimizer argument
+    (torch overwrites the rate).
     ``three_phase`` is static (a bool). For the momentum see
     :func:`onecycle_momentum`; :func:`jaxsched.onecycle` is the idealised
     policy with knots at ``pct_start * T``.
