@@ -82,6 +82,22 @@ def _kwargs(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+# YAML 1.1 (PyYAML) reads ``1e-3`` as a string: its floats need a dot and a signed exponent. YAML 1.2, JSON
+# and OmegaConf read it as a number, and so does this loader (``peak_value: 1e-3`` was refused as a string).
+_YAML_FLOAT = r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"
+
+
+def _yaml_loader(yaml: Any) -> Any:
+    """``yaml.SafeLoader`` that also reads exponents without a dot or a sign (``1e-3``, ``2E5``) as floats."""
+    import re
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_YAML_FLOAT), list("-+0123456789."))
+    return Loader
+
+
 def _load_file(path: str) -> Any:
     from . import _config as C
 
@@ -97,7 +113,7 @@ def _load_file(path: str) -> Any:
             raise CLIError("reading YAML configs needs PyYAML (pip install pyyaml); or use JSON") from None
         with open(path, encoding="utf-8") as fh:
             try:
-                data = yaml.safe_load(fh)
+                data = yaml.load(fh, Loader=_yaml_loader(yaml))  # noqa: S506 (a SafeLoader)
             except yaml.YAMLError as e:
                 raise CLIError(f"invalid YAML in {path}: {' '.join(str(e).split())}") from None
         return C.from_config(data)

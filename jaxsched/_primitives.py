@@ -151,7 +151,7 @@ class Exponential(Schedule):
     decay_steps: Array
     end_value: Array | None = None
     staircase: bool = static_field(default=False)
-    _config_bounds = {"decay_rate": "> 0", "decay_steps": "> 0"}
+    _config_bounds = {"decay_rate": ">= 0", "decay_steps": "> 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
@@ -347,6 +347,7 @@ def exponential(
     .. math:: \\eta(t) = v_0 \\, r^{t / D} \\quad (r^{\\lfloor t / D \\rfloor} \\text{ if staircase})
 
     ``end_value``, if given, is a floor for ``r < 1`` and a ceiling for ``r > 1``.
+    ``r = 0`` drops to 0 after step 0 (torch's ``gamma=0``).
     ``staircase`` is structure (static), not a leaf.
 
     >>> import jaxsched
@@ -360,7 +361,7 @@ def exponential(
     end = None if end_value is None else V.value("end_value", end_value)
     return Exponential(
         V.value("init_value", init_value),
-        V.positive("decay_rate", decay_rate),
+        V.nonneg("decay_rate", decay_rate),
         V.positive("decay_steps", decay_steps),
         end,
         staircase,

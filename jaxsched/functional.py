@@ -282,7 +282,7 @@ def exponential(
     staircase: bool = False,
     end_value: Array | None = None,
 ) -> Array:
-    """``init * decay_rate ** (t / decay_steps)`` (floored exponent if ``staircase``).
+    """``init * decay_rate ** (t / decay_steps)`` (floored exponent if ``staircase``; ``0 ** 0 = 1``).
 
     ``end_value`` bounds the result: a floor when ``decay_rate < 1``, a ceiling
     when ``decay_rate > 1``. The exponent is capped so the value stays finite.
@@ -293,18 +293,20 @@ def exponential(
     d = jnp.where(ok, decay_steps, jnp.ones_like(decay_steps))
     rate = jnp.maximum(decay_rate, jnp.asarray(fi.tiny, t.dtype))
     logr = jnp.log(rate)
+    lo = -2.0 * math.log(float(fi.max))  # exp(lo) is exactly 0
+    # A rate of 0 (torch's gamma=0, timm's decay_rate=0): 0**x is exactly 0 for x > 0 (tiny**x is not).
+    gone = decay_rate <= 0
     if staircase:
         # floor(t / D), corrected at exact multiples (XLA may compute t * (1 / D)).
         q = jnp.floor(t / d)
         q = jnp.where((q + 1.0) * d <= t, q + 1.0, q)
         p = jnp.where(q * d > t, q - 1.0, q)
-        e = jnp.minimum(p * logr, 80.0)
+        e = jnp.where(gone & (p > 0), lo, jnp.minimum(p * logr, 80.0))
     else:
         # e = t log(rate) / D, saturated before the division where exp(e) is 0 or capped:
         # then the quotient (and its gradient, -e / D) stays bounded for any D > 0.
-        lo = -2.0 * math.log(float(fi.max))  # exp(lo) is exactly 0
         num = t * logr
-        low, high = num < lo * d, num > 80.0 * d
+        low, high = (num < lo * d) | (gone & (t > 0)), num > 80.0 * d
         e = safe_div(jnp.where(low | high, jnp.zeros_like(num), num), d)
         e = jnp.where(low, lo, jnp.where(high, 80.0, e))
     v = init_value * jnp.exp(e)

@@ -269,6 +269,20 @@ def test_main_reads_toml_and_stdin(
     assert "invalid TOML" in capsys.readouterr().err
 
 
+def test_main_reads_yaml_with_exponents_as_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # PyYAML (YAML 1.1) reads 1e-3 as the string '1e-3'; docs/recipes.md writes peak_value: 1e-3 (found by
+    # fuzzing: the CLI refused it as a string, while peak_value=1e-3 on the command line worked).
+    yaml = pytest.importorskip("yaml")
+    path = tmp_path / "wsd.yaml"
+    path.write_text("name: wsd\npeak_value: 1e-3\ntotal_steps: 1E4\nwarmup_steps: 2000\ndecay_shape: 1-sqrt\n")
+    assert main(["show", str(path), "--steps", "0,5000"]) == 0
+    assert table(capsys.readouterr().out) == {0: [0.0], 5000: [1e-3]}
+    assert yaml.safe_load("a: 1e-3") == {"a": "1e-3"}  # PyYAML's own loader is left as it is
+    path.write_text("name: constant\nvalue: 1e\n")  # not a number: still refused, naming the value
+    assert main(["show", str(path)]) == 1
+    assert "'1e'" in capsys.readouterr().err
+
+
 def test_value_parsing() -> None:
     from jaxsched._cli import _parse_value
 

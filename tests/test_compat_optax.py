@@ -195,6 +195,28 @@ def test_traced_onecycle_knots_truncate_in_the_float_dtype() -> None:
     assert abs(float(traced[6]) - ref[6]) > 1e-3  # knot at 7 instead of 6
 
 
+@pytest.mark.parametrize("pct", [np.float32(0.7), jnp.float32(0.7), 0.7])
+def test_onecycle_knot_is_optaxs_product_of_the_callers_objects(pct: Any) -> None:
+    """optax's int(pct * T) multiplies the caller's own objects: a float32 pct gives 0.7f * 100 = 70.0 (knot
+    70), its float64 value 69.99999881 (knot 69, what the port computed; found by fuzzing)."""
+    k = jnp.arange(66, 74)
+    for ours_fn, theirs_fn in ((O.linear_onecycle_schedule, optax.linear_onecycle_schedule),
+                               (O.cosine_onecycle_schedule, optax.cosine_onecycle_schedule)):
+        with jax.numpy_dtype_promotion("standard"):
+            want = np.asarray([float(theirs_fn(100, 1.0, pct_start=pct)(int(i))) for i in k])
+        np.testing.assert_allclose(ours_fn(100, 1.0, pct_start=pct)(k), want, rtol=2e-6)
+
+
+def test_warmups_name_their_own_arguments() -> None:
+    # warmup_constant_schedule is linear_schedule: a bad peak_value was reported as its end_value
+    with pytest.raises(ValueError, match="peak_value must not be NaN"):
+        O.warmup_constant_schedule(0.0, float("nan"), 10)
+    with pytest.raises(TypeError, match="warmup_steps must be a real number"):
+        O.warmup_constant_schedule(0.0, 1.0, "ten")
+    with pytest.raises(TypeError, match="peak_value must be a real number"):
+        O.warmup_exponential_decay_schedule(0.0, None, 10, 100, 0.5)
+
+
 def test_dict_key_collisions() -> None:
     """optax's one-cycle dicts drop a scale when two knots coincide; so do we (the fixtures cover
     pct_start == pct_final and pct_final == 1), and the pair form keeps both."""

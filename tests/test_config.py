@@ -803,8 +803,8 @@ STRUCTURAL_OUT_OF_RANGE = [
      {"type": "Polynomial", "init_value": 1.0, "end_value": 0.0, "steps": 10, "power": -1}, "power must be >= 0"),
     (lambda: jaxsched.sqrt_decay(1.0, 0.0, 10, power=0.0),
      {"type": "SqrtDecay", "init_value": 1.0, "end_value": 0.0, "steps": 10, "power": 0.0}, "power must be > 0"),
-    (lambda: jaxsched.exponential(1.0, 0.0, 10),
-     {"type": "Exponential", "init_value": 1.0, "decay_rate": 0.0, "decay_steps": 10}, "decay_rate must be > 0"),
+    (lambda: jaxsched.exponential(1.0, -0.5, 10),
+     {"type": "Exponential", "init_value": 1.0, "decay_rate": -0.5, "decay_steps": 10}, "decay_rate must be >= 0"),
     (lambda: jaxsched.exponential(1.0, 0.5, 0),
      {"type": "Exponential", "init_value": 1.0, "decay_rate": 0.5, "decay_steps": 0}, "decay_steps must be > 0"),
     (lambda: jaxsched.inverse_sqrt(1.0, -10), {"type": "InverseSqrt", "init_value": 1.0, "timescale": -10},
@@ -1156,3 +1156,37 @@ def test_a_registered_check_overrides_the_class_check() -> None:
         register(TanhDecay)
     with pytest.raises(ValueError, match="lb must be < ub"):
         from_config(cfg)  # registered again without one: the class's check is back
+
+
+def _port_edges() -> list[tuple[str, Any]]:
+    from jaxsched.compat import optax as O
+    from jaxsched.compat import timm as Ti
+    from jaxsched.compat import torch as To
+    from jaxsched.compat import transformers as Hf
+
+    return [
+        ("torch StepLR gamma=0", lambda: To.StepLR(0.1, 3, 0.0)),
+        ("torch ExponentialLR gamma=0", lambda: To.ExponentialLR(0.1, 0.0)),
+        ("torch OneCycleLR pct_start=1 clamped", lambda: To.OneCycleLR(1.0, total_steps=10, pct_start=1.0,
+                                                                       extrapolate=False)),
+        ("timm StepLR decay_rate=0", lambda: Ti.StepLRScheduler(0.1, 3, decay_rate=0.0)),
+        ("timm cosine cycle_limit=0", lambda: Ti.CosineLRScheduler(0.1, 10, lr_min=0.01, cycle_limit=0)),
+        ("timm cosine cycle_limit=0.5", lambda: Ti.CosineLRScheduler(0.1, 10, lr_min=0.01, cycle_limit=0.5)),
+        ("timm tanh cycle_limit=0", lambda: Ti.TanhLRScheduler(0.1, 10, lr_min=0.01, cycle_limit=0)),
+        ("timm poly cycle_limit=0", lambda: Ti.PolyLRScheduler(0.1, 10, lr_min=0.01, cycle_limit=0)),
+        ("timm multistep milestone 0", lambda: Ti.MultiStepLRScheduler(0.1, [0, 5], 0.5)),
+        ("hf linear W > N", lambda: Hf.get_scheduler("linear", 1.0, num_warmup_steps=10, num_training_steps=5)),
+        ("hf polynomial W > N", lambda: Hf.get_scheduler("polynomial", 1.0, num_warmup_steps=10,
+                                                         num_training_steps=5)),
+        ("optax exponential_decay rate 0", lambda: O.exponential_decay(1.0, 2, 0.0)),
+    ]
+
+
+@pytest.mark.parametrize("name, make", _port_edges(), ids=[n for n, _ in _port_edges()])
+def test_ports_at_edge_settings_load_back(name: str, make: Any) -> None:
+    """Ports build core classes at settings their peers accept: each one's config must load back. Found by
+    fuzzing the ports: a rate of 0 (Exponential), 0 cycles (Repeat), a boundary or a length below 0."""
+    s = make()
+    back = jaxsched.from_json(jaxsched.to_json(s))
+    k = jnp.asarray([0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 20, 100, 2**31 - 1], jnp.int32)
+    np.testing.assert_array_equal(np.asarray(back(k)), np.asarray(s(k)))

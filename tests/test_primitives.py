@@ -563,6 +563,16 @@ def test_exponential_stays_finite_past_overflow() -> None:
     assert_close_to_peak(out[:2], [1.0, 1e10], 1e10, rtol=1e-5)  # exp(p log r): error ~ |p log r| eps
 
 
+@pytest.mark.parametrize("staircase", [False, True])
+def test_exponential_rate_zero_is_zero_after_step_zero(staircase: bool) -> None:
+    # 0**x = 0 for x > 0: the rate was clamped to the smallest normal float, and tiny**(1 / 10) is 1.6e-4
+    # (torch's gamma=0 and timm's decay_rate=0 build such a decay; rate 0 is now a factory's value too)
+    s = jaxsched.exponential(2.0, 0.0, 10, staircase=staircase)
+    want = [2.0, 2.0, 0.0, 0.0, 0.0] if staircase else [2.0, 0.0, 0.0, 0.0, 0.0]
+    np.testing.assert_array_equal(_ev(s, [0, 1, 10, 11, R.INT32_MAX]), want)
+    assert all_finite(jax.grad(lambda s: s(5.0))(s))
+
+
 def test_exponential_staircase_holds_between_steps() -> None:
     out = _ev(jaxsched.exponential(1.0, 0.5, 4, staircase=True), np.arange(13))
     np.testing.assert_array_equal(out, np.repeat([1.0, 0.5, 0.25, 0.125], [4, 4, 4, 1]))

@@ -283,7 +283,8 @@ def warmup_constant_schedule(init_value: Any, peak_value: Any, warmup_steps: Any
     >>> warmup_constant_schedule(0.0, 1.0, warmup_steps=4)([0, 2, 4, 9]).tolist()
     [0.0, 0.5, 1.0, 1.0]
     """
-    return linear_schedule(init_value, peak_value, warmup_steps)
+    # checked under this function's own names (a bad peak_value was reported as linear_schedule's end_value)
+    return linear_schedule(init_value, V.value("peak_value", peak_value), _steps("warmup_steps", warmup_steps))
 
 
 def warmup_cosine_decay_schedule(
@@ -347,20 +348,23 @@ def warmup_exponential_decay_schedule(
     [0.0, 0.5, 1.0, 0.5, 0.25]
     """
     W = V.real("warmup_steps", warmup_steps)
-    warm = linear_schedule(init_value, peak_value, W)
-    decay = exponential_decay(peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value)
+    P = V.value("peak_value", peak_value)  # checked under its own name, not linear_schedule's end_value
+    warm = linear_schedule(init_value, P, W)
+    decay = exponential_decay(P, transition_steps, decay_rate, transition_begin, staircase, end_value)
     return Join((warm, decay), jnp.reshape(W, (1,)))
 
 
 def _trunc_product(name: str, pct: Any, T: Any) -> Array:
-    """optax's ``int(pct * T)``: float64 Python arithmetic when concrete, ``trunc`` when traced.
+    """optax's ``int(pct * T)``: the same product of the caller's own objects when concrete, ``trunc`` when traced.
 
+    The product is optax's to the bit: Python floats multiply in float64, a NumPy or JAX float32 ``pct``
+    in float32 (``np.float32(0.7) * 100`` is 70.0, its float64 value times 100 is 69.99999881).
     ``name`` is the fraction's argument name (``pct_start``, ``pct_final``) for its error messages.
     """
     p = V.real(name, pct)  # checked first: a NaN, a bool or a string gets an error that names it
     if not (V.is_traced(pct) or V.is_traced(T)):
-        return jnp.asarray(float(int(float(np.asarray(pct, np.float64)) * float(np.asarray(T, np.float64)))),
-                           float_dtype())
+        V.real("transition_steps", T)
+        return jnp.asarray(float(int(pct * T)), float_dtype())
     return jnp.trunc(p * V.real("transition_steps", T))
 
 

@@ -221,8 +221,9 @@ def get_linear_schedule_with_warmup(
     W = _steps("num_warmup_steps", num_warmup_steps)
     N = _steps("num_training_steps", num_training_steps)
     span = N - W
-    # lr * (N - k) / max(1, N - W) at local step j = k - W, as a line over N - W steps.
-    return _with_warmup(Linear(lr * jnp.clip(span, 0.0, 1.0), _zero(lr), span), W, lr)
+    # lr * (N - k) / max(1, N - W) at local step j = k - W, as a line over N - W steps (none where W > N,
+    # which transformers accepts: 0 from W on; a length below 0 would be empty too, but no config holds it).
+    return _with_warmup(Linear(lr * jnp.clip(span, 0.0, 1.0), _zero(lr), jnp.maximum(span, 0.0)), W, lr)
 
 
 def get_cosine_schedule_with_warmup(
@@ -317,7 +318,7 @@ def get_polynomial_decay_schedule_with_warmup(
     if c_lr is not None and c_end is not None and not float(c_lr) > float(c_end):
         raise ValueError(f"lr_end ({lr_end}) must be smaller than initial lr ({lr_in})")
     span = N - W
-    poly = Polynomial(lr, end, span, nonneg("power", power))
+    poly = Polynomial(lr, end, jnp.maximum(span, 0.0), nonneg("power", power))  # W > N: lr_end from W on
     # transformers switches to lr_end for k > N (strictly), which matters only for power = 0.
     after = jnp.nextafter(jax.lax.stop_gradient(span), jnp.asarray(jnp.inf, span.dtype))
     return _with_warmup(Join((poly, Constant(end)), jnp.reshape(after, (1,))), W, lr)
