@@ -113,7 +113,7 @@ def _load_file(path: str) -> Any:
             raise CLIError("reading YAML configs needs PyYAML (pip install pyyaml); or use JSON") from None
         with open(path, encoding="utf-8") as fh:
             try:
-                data = yaml.load(fh, Loader=_yaml_loader(yaml))  # noqa: S506 (a SafeLoader)
+                data = yaml.load(fh, Loader=_yaml_loader(yaml))  # a SafeLoader: builds no Python objects
             except yaml.YAMLError as e:
                 raise CLIError(f"invalid YAML in {path}: {' '.join(str(e).split())}") from None
         return C.from_config(data)

@@ -415,8 +415,8 @@ def repeat(
         means 1 with no power computed. A number, 1 included, is a leaf that
         can be swept.
       cycles: number of cycles before the value holds (``>= 0``, inf
-        allowed; a fraction counts its cycle whole); ``None`` (the default) means no limit, with no comparison
-        per step.
+        allowed; a fraction counts its cycle whole); ``None`` (the
+        default) means no limit, with no comparison per step.
 
     >>> import jaxsched
     >>> s = jaxsched.repeat(jaxsched.linear(1.0, 0.0, 10), period=10, period_mult=2.0, decay=0.5)

@@ -109,7 +109,6 @@ OUT_OF_RANGE = [
     ("sqrt_decay", "power", 0.0),
     ("sqrt_decay", "power", -1.0),
     ("cooldown", "steps", -2),
-    ("exponential", "decay_rate", 0.0),
     ("exponential", "decay_rate", -0.5),
     ("exponential", "decay_steps", 0),
     ("exponential", "decay_steps", -3),
