@@ -128,8 +128,9 @@ def blend(init_value: Array, end_value: Array, f: Array) -> Array:
 
     >>> from jaxsched import functional as F
     >>> import numpy as np
-    >>> F.blend(np.float32(1e-4), np.float32(1.0), np.float32(1.0)).item() == np.float32(1e-4)
-    True
+    >>> a, one = np.float32(1e-4), np.float32(1.0)
+    >>> bool(F.blend(a, one, one) == a), bool(one + (a - one) * one == a)  # blend, and the plain form
+    (True, False)
     """
     d = init_value - end_value
     hi = f > 0.5

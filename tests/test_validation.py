@@ -120,8 +120,7 @@ OUT_OF_RANGE = [
     ("repeat", "period_mult", 0.0),
     ("repeat", "period_mult", -2.0),
     ("repeat", "decay", -0.5),
-    ("repeat", "cycles", 0),
-    ("repeat", "cycles", 0.5),
+    ("repeat", "cycles", -1.0),
 ]
 
 
