@@ -88,7 +88,7 @@ def test_onecycle_raises_past_total_steps_in_torch() -> None:
 
 @pytest.mark.parametrize("extrapolate", [True, False])
 def test_onecycle_edge_phases_against_torch(extrapolate: bool) -> None:
-    """An empty last phase (pct_start = 1) and a three-phase e_2 past T - 1, run through torch up to k = T."""
+    """An empty last phase (pct_start = 1) and a three-phase e_2 past T - 1, run through torch up to k = T - 1."""
     gen = _generator()
     cases = [
         {"max_lr": 1.0, "total_steps": 10, "pct_start": 1.0, "anneal_strategy": "linear"},
