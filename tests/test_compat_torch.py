@@ -517,6 +517,23 @@ def test_onecycle_policies_agree_up_to_total_steps(kw: dict[str, Any], strategy:
         assert float(T.OneCycleLR(1.0, extrapolate=False, **kw)(T_ - 1)) == 1.0
 
 
+@pytest.mark.parametrize("span", [10.0, 0.4, -3.0])
+def test_onecycle_unclamped_phase_is_the_cosine_at_any_progress(span: float) -> None:
+    """torch's unclamped last phase reduces p (beyond [0, 1] at k = T, or below 0 for a negative span)
+    into [0, 1] for the vectorised cosine factor (XLA's cos is a scalar call: a grid ran 3x slower)."""
+    from jaxsched.compat.torch import _Anneal
+
+    f = jnp.float32
+    t = np.arange(0.0, 31.0, 0.25)
+    p = t / span
+    want = 0.2 + (1.5 - 0.2) * 0.5 * (1.0 + np.cos(np.pi * p))
+    phase = _Anneal(f(1.5), f(0.2), f(span), jnp.asarray(0, jnp.int32))
+    got = np.asarray(phase(jnp.asarray(t, jnp.float32)))
+    np.testing.assert_allclose(got, want, atol=3e-6 * max(1.0, float(np.max(np.abs(p)))))
+    g = jax.grad(lambda s: s(jnp.float32(3.0)), allow_int=True)(phase)
+    assert np.isfinite(float(g.steps)) and np.isfinite(float(g.start))
+
+
 def test_onecycle_step_total_steps_is_torchs_past_2_24_in_float32() -> None:
     # The switch to z is at T + 1, which float32 rounded to T for T >= 2**24: k = T (the T-th step(),
     # legal in torch) gave z where torch is mid-phase 2 (three phases, pct_start > 1/2). Found by fuzzing.

@@ -46,6 +46,7 @@ import numpy as np
 
 from .. import _presets
 from .. import _validate as V
+from .. import functional as F
 from .._arith import Product, Sum
 from .._base import Array, Schedule, float_dtype, pytree, safe_div, safe_pow, shift, static_field, to_float
 from .._join import Join, Select
@@ -186,7 +187,12 @@ class _Anneal(Schedule):
 
     def _eval(self, t: Array) -> Array:
         p = safe_div(to_float(t, self.start.dtype), self.steps)
-        cos = self.end + (self.start - self.end) * (0.5 * (jnp.cos(jnp.pi * p) + 1.0))
+        # (1 + cos(pi p)) / 2 is even with period 2: reduced into [0, 1] it is functional's vectorised
+        # cosine factor (XLA's cos is a scalar call on CPU). p leaves [0, 1] only at k = T (extrapolated)
+        # or with a negative span (three phases, pct_start > 1/2).
+        r = jnp.abs(p)
+        r = r - 2.0 * jnp.floor(0.5 * r)
+        cos = self.end + (self.start - self.end) * F.cosine_factor(jnp.where(r > 1.0, 2.0 - r, r))
         lin = self.start + (self.end - self.start) * p
         return jnp.where(self.strategy == 1, lin, cos)
 
