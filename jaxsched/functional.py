@@ -33,6 +33,7 @@ __all__ = [
     "sqrt_decay",
     "cooldown",
     "cosine_factor",
+    "periodic_cosine_factor",
     "blend",
 ]
 
@@ -159,6 +160,21 @@ def cosine_factor(frac: Array) -> Array:
     if frac.dtype != jnp.float32:
         return jnp.where(tail, jnp.square(jnp.sin(jnp.pi * u)), 0.5 * (1.0 + jnp.cos(jnp.pi * frac)))
     return _quarters(jnp.where(tail, u, 0.5 * frac), tail)
+
+
+def periodic_cosine_factor(p: Array) -> Array:
+    """``(1 + cos(pi p)) / 2`` for any ``p``: even with period 2, reduced into ``[0, 1]`` for :func:`cosine_factor`.
+
+    For the waves that run past their end (transformers' cosine schedules, torch's extrapolated
+    one-cycle phase): XLA's ``cos`` is a scalar call on CPU, several times the polynomial's cost.
+
+    >>> from jaxsched import functional as F
+    >>> F.periodic_cosine_factor(jnp.array([0.0, 0.5, 1.0, 1.5, -0.5, 2.0])).round(6).tolist()
+    [1.0, 0.5, 0.0, 0.5, 0.5, 1.0]
+    """
+    r = jnp.abs(jnp.asarray(p))
+    r = r - 2.0 * jnp.floor(0.5 * r)
+    return cosine_factor(jnp.where(r > 1.0, 2.0 - r, r))
 
 
 def _half_rate(steps: Array) -> tuple[Array, Array]:

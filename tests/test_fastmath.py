@@ -122,6 +122,18 @@ def test_cosine_factor_within_2e7_over_the_whole_range() -> None:
     assert (np.abs(out[tail] - ref[tail]) / ref[tail]).max() <= 5e-7
 
 
+def test_periodic_cosine_factor_reduces_any_progress() -> None:
+    # transformers' waves and torch's extrapolated one-cycle phase run past p = 1 (and below 0): the
+    # reduction into [0, 1] adds at most the rounding of p itself (float32 p near 4: 2 ulps of 4 * pi / 2)
+    from jaxsched.functional import periodic_cosine_factor
+
+    p = np.concatenate([np.linspace(-4.0, 4.0, 800_001, dtype=np.float32), np.float32([1.0, 2.0, 3.0, -1.0])])
+    out = np.asarray(jax.jit(periodic_cosine_factor)(jnp.asarray(p)), np.float64)
+    ref = 0.5 * (1.0 + np.cos(np.pi * p.astype(np.float64)))
+    assert np.abs(out - ref).max() <= 2e-7 + 2 * np.pi / 2 * np.spacing(np.float32(4.0))
+    np.testing.assert_array_equal(out[-4:], [0.0, 1.0, 0.0, 0.0])
+
+
 @pytest.mark.parametrize("peak, end", [(1.0, 0.0), (3e-4, 3e-5), (2.5, 1.0)])
 def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end: float) -> None:
     import jaxsched

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import functional as F
 from .._base import Array, Schedule, pytree, safe_div, to_float
 from .._join import Join, Select
 from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
@@ -120,7 +121,7 @@ class CosineWave(Schedule):
         part = self.cycles * ((x - n * N) / N)
         phase = (whole - jnp.round(whole)) + (part - jnp.round(part))
         phase = jnp.where(ok, phase, jnp.zeros_like(phase))
-        c = 0.5 * (1.0 + jnp.cos(2.0 * jnp.pi * phase))
+        c = F.periodic_cosine_factor(2.0 * phase)  # (1 + cos(2 pi phase)) / 2, vectorised (XLA's cos is not)
         return self.value * jnp.maximum(c * (1.0 - self.rate) + self.rate, 0.0)
 
 
