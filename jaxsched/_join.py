@@ -29,6 +29,7 @@ from ._base import (
     _gets_pair,
     _lead,
     _nodes,
+    at_scalar,
     clip_time,
     local_time,
     passed,
@@ -339,20 +340,13 @@ class Warmup(Schedule):
         dt = self.steps.dtype
         at_zero = self.schedule._at_zero(dt)
         if self.shift:
-            shifted = _at_scalar(self.schedule, jnp.maximum(-self.steps, jnp.zeros((), dt)))
+            shifted = at_scalar(self.schedule, jnp.maximum(-self.steps, jnp.zeros((), dt)))
             at_zero = jnp.where(self.steps < 0, shifted, at_zero)
         return jnp.where(self.steps > 0, self.init_value, at_zero)
 
     def _sweepable(self) -> Schedule:
         # A batch may mix lengths below 0 and not: the general form for every member.
         return dataclasses.replace(super()._sweepable(), shift=True)  # type: ignore[type-var]
-
-
-@jax.jit
-def _at_scalar(schedule: Schedule, t: Array) -> Array:
-    """``schedule._at(t)`` for a scalar float ``t``, traced once per structure (a nested ``warmup``'s value
-    at 0 asks it at every level: inlined, the trace grew ~3x per level of ``warmup(repeat(...))``)."""
-    return schedule._at(t)
 
 
 @pytree

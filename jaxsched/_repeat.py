@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from . import _fastmath as FM
 from . import _validate as V
-from ._base import Array, Pair, Schedule, _max_float_in, clamp, pytree, safe_div, to_float
+from ._base import Array, Pair, Schedule, _max_float_in, at_scalar, clamp, pytree, safe_div, to_float
 
 
 @jax.custom_jvp
@@ -371,7 +371,7 @@ class Repeat(Schedule):
         start = self.schedule._at_zero(self.period.dtype)
         if self.cycles is None:
             return start
-        return jnp.where(self.cycles > 0, start, self.schedule._at(self.period))
+        return jnp.where(self.cycles > 0, start, at_scalar(self.schedule, self.period))
 
     def _finish(self, i: Array, local: Array, scale: Array | None) -> Array:
         """The value in cycle ``i`` at the one-cycle time ``local`` (``period`` times the fraction of the

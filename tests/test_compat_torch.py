@@ -520,7 +520,7 @@ def test_onecycle_policies_agree_up_to_total_steps(kw: dict[str, Any], strategy:
 @pytest.mark.parametrize("span", [10.0, 0.4, -3.0])
 def test_onecycle_unclamped_phase_is_the_cosine_at_any_progress(span: float) -> None:
     """torch's unclamped last phase reduces p (beyond [0, 1] at k = T, or below 0 for a negative span)
-    into [0, 1] for the vectorised cosine factor (XLA's cos is a scalar call: a grid ran 1.6x slower)."""
+    into [0, 1] for the vectorised cosine factor (XLA's cos is a scalar call on CPU)."""
     from jaxsched.compat.torch import _Anneal
 
     f = jnp.float32

@@ -134,6 +134,20 @@ def test_periodic_cosine_factor_reduces_any_progress() -> None:
     np.testing.assert_array_equal(out[-4:], [0.0, 1.0, 0.0, 0.0])
 
 
+def test_new_functional_helpers_agree_under_plain_call_jit_and_vmap() -> None:
+    from jaxsched.functional import blend, periodic_cosine_factor
+
+    f = jnp.linspace(0.0, 1.0, 17, dtype=jnp.float32)
+    ends = jnp.asarray([0.0, 0.5, 3.0], jnp.float32)
+    plain = jnp.stack([blend(jnp.float32(2.0), e, f) for e in ends])
+    np.testing.assert_array_equal(jax.jit(lambda e: blend(jnp.float32(2.0), e, f))(ends[1]), plain[1])
+    np.testing.assert_array_equal(jax.vmap(lambda e: blend(jnp.float32(2.0), e, f))(ends), plain)
+    p = jnp.linspace(-3.0, 3.0, 25, dtype=jnp.float32)
+    want = np.asarray(periodic_cosine_factor(p))
+    np.testing.assert_array_equal(np.asarray(jax.jit(periodic_cosine_factor)(p)), want)
+    np.testing.assert_array_equal(np.asarray(jax.vmap(periodic_cosine_factor)(p)), want)
+
+
 @pytest.mark.parametrize("peak, end", [(1.0, 0.0), (3e-4, 3e-5), (2.5, 1.0)])
 def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end: float) -> None:
     import jaxsched

@@ -187,8 +187,8 @@ class _Anneal(Schedule):
 
     def _eval(self, t: Array) -> Array:
         p = safe_div(to_float(t, self.start.dtype), self.steps)
-        # The vectorised cosine factor, not XLA's scalar cos (a grid ran 1.6x slower). p leaves [0, 1] only at
-        # k = T (extrapolated) or with a negative span (three phases, pct_start > 1/2).
+        # The vectorised cosine factor, not XLA's cos (a scalar call on CPU). p leaves [0, 1] only at k = T
+        # (extrapolated) or with a negative span (three phases, pct_start > 1/2).
         cos = self.end + (self.start - self.end) * F.periodic_cosine_factor(p)
         lin = self.start + (self.end - self.start) * p
         return jnp.where(self.strategy == 1, lin, cos)
