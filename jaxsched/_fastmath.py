@@ -1,4 +1,4 @@
-"""``exp``, ``expm1`` and ``log1p`` for float32 in about 25 vector operations each.
+"""``exp``, ``expm1``, ``log1p`` and ``power`` for float32 in 25 to 55 vector operations each.
 
 The closed form of :func:`~jaxsched.repeat` takes a ``log1p`` (the cycle index),
 an ``expm1`` (the cycle's restart point) and an ``exp`` (the amplitude decay) of
@@ -24,11 +24,18 @@ in straight-line ``jnp``:
   vanish.) There is no division: the earlier ``2 atanh((f - 1) / (f + 1))``
   spent a reciprocal in the middle of :func:`~jaxsched.repeat`'s dependency
   chain, and an SGDR grid ran 9% slower with it (DESIGN.md).
+- ``power``: ``x**p`` as ``2**(p log2 x)`` from the same split of ``x``, with
+  ``p e`` formed exactly so the rounding left is that of ``p log2(f)``
+  (``|log2 f| <= 1/2``), not of ``p log2(x)``; see its docstring. XLA:CPU's
+  ``pow`` is a scalar call per element: the exponents of ``cosine``,
+  ``polynomial`` and timm's k-decay, and the ports built on them (optax's
+  cosine schedules, every polynomial port), paid 7 times the arithmetic of
+  this kernel for it.
 
 Polynomials are evaluated by Estrin's scheme (:func:`poly`).
 
 Maximum relative error against float64, tested over each function's whole range
-(``tests/test_fastmath.py``): a few ulps (below 2.5e-7). Other dtypes use ``jnp``'s
+(``tests/test_fastmath.py``): a few ulps (below 2.5e-7; ``power`` for ``|p| <= 3``). Other dtypes use ``jnp``'s
 own. Each has the exact derivative as a custom JVP (the bit manipulations have
 none).
 """
@@ -47,6 +54,7 @@ from ._base import Array, clamp
 _LN2_HI = 0.693359375  # 9 significant bits: n * _LN2_HI is exact for |n| < 2**15
 _LN2_LO = math.log(2.0) - _LN2_HI
 _LOG2E = 1.0 / math.log(2.0)
+_LN2 = math.log(2.0)
 # Taylor coefficients of expm1(r) = sum_k r**k / k!, k = 2 .. 8 (the r term is added separately).
 _EXPM1 = tuple(1.0 / math.factorial(k) for k in range(2, 9))
 # log1p(t) = t + t**2 g(t) on [sqrt(1/2) - 1, sqrt(2) - 1]: g's monomial coefficients, printed by
@@ -129,6 +137,21 @@ def _expm1_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Ar
     return expm1(z), exp(z) * tangents[0]  # not expm1(z) + 1, which is 0 for z below -17
 
 
+def _split(u: Array) -> tuple[Array, Array]:
+    """``(e, f)``: ``u = 2**e * f`` with ``f`` in ``[sqrt(1/2), sqrt(2))`` and ``e`` an int32, from the bits
+    of a positive normal float32 ``u``."""
+    bits = lax.bitcast_convert_type(u, jnp.int32)
+    # Offsetting the bits by those of sqrt(1/2) (0x3f3504f3) before the shift moves the exponent's
+    # step to sqrt(2).
+    e = lax.shift_right_arithmetic(bits - jnp.int32(0x3F3504F3), jnp.int32(23))
+    return e, lax.bitcast_convert_type(bits - lax.shift_left(e, jnp.int32(23)), jnp.float32)
+
+
+def _log_f(t: Array) -> Array:
+    """``log(1 + t)`` for ``t = f - 1`` of :func:`_split`'s ``f`` (``|t| < 0.42``), by ``g``."""
+    return t + (t * t) * poly(t, _LOG1P)
+
+
 @jax.custom_jvp
 def log1p(a: Array) -> Array:
     """``log(1 + a)`` with full relative precision near 0; float32 from the bits of ``1 + a``.
@@ -139,17 +162,13 @@ def log1p(a: Array) -> Array:
     if a.dtype != jnp.float32:
         return jnp.log1p(a)
     u = 1.0 + a
-    bits = lax.bitcast_convert_type(u, jnp.int32)
-    # u = 2**e * f with f in [sqrt(1/2), sqrt(2)): offsetting the bits by those of sqrt(1/2)
-    # (0x3f3504f3) before the shift moves the exponent's step to sqrt(2).
-    e = lax.shift_right_arithmetic(bits - jnp.int32(0x3F3504F3), jnp.int32(23))
-    f = lax.bitcast_convert_type(bits - lax.shift_left(e, jnp.int32(23)), jnp.float32)
+    e, f = _split(u)
     # log(f) = t + t**2 g(t), t = f - 1 (exact: f is within a factor 2 of 1); where e = 0 (f = 1 + a),
     # t = a itself, without the rounding of 1 + a: full relative precision near 0. Elsewhere
     # |log1p(a)| > 0.34, and that rounding (half an ulp of u) costs at most 2e-7 of it.
     t = jnp.where(e == 0, a, f - 1.0)
     ef = e.astype(jnp.float32)
-    y = ef * _LN2_HI + ((t + (t * t) * poly(t, _LOG1P)) + ef * _LN2_LO)
+    y = ef * _LN2_HI + (_log_f(t) + ef * _LN2_LO)
     # The bit split means nothing for u <= 0 or u = inf (NaN stays NaN through y).
     return jnp.where(u == jnp.inf, jnp.inf, jnp.where(u > 0.0, y, jnp.where(u == 0.0, -jnp.inf, jnp.nan)))
 
@@ -158,3 +177,52 @@ def log1p(a: Array) -> Array:
 def _log1p_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
     a = primals[0]
     return log1p(a), tangents[0] / (1.0 + a)
+
+
+_HIGH_BITS = -256  # 0xFFFFFF00: a float32 without its low 8 mantissa bits (16 significant bits left)
+
+
+@jax.custom_jvp
+def power(x: Array, p: Array) -> Array:
+    """``x ** p`` for ``x >= 1.2e-38`` (a normal float32, or ``inf``) and a finite ``p``; float32 from bits.
+
+    ``x = 2**e f`` (:func:`_split`), so ``x**p = 2**w`` with ``w = p e + p log2(f)``. ``p e`` is
+    formed exactly as ``ph e + pl e`` (``ph``: ``p``'s top 16 significant bits, so ``ph e`` fits a
+    float32's 24; ``pl = p - ph``) and its integer part ``I`` split off before anything is rounded;
+    the remainder ``w - I`` is at most ``|p| / 2 + 1`` in size, so rounding it costs an absolute
+    ``~|p| 6e-8`` in ``w``, not ``|p e|`` times that: a few ulps relative (below 2.5e-7 for
+    ``|p| <= 3``, growing as ``|p|``: 5e-7 at 10). ``2**(w - I)`` is reduced once more to
+    ``2**n 2**r``, ``|r| <= 1/2``, and ``2**r = 1 + expm1(r ln 2)`` by the Taylor polynomial of
+    :func:`exp`. ``p == 1`` gives ``x`` itself. Results below the smallest normal float are 0.
+    """
+    x, p = jnp.asarray(x), jnp.asarray(p)
+    if x.dtype != jnp.float32 or p.dtype != jnp.float32:
+        return jnp.power(x, p)
+    e, f = _split(x)
+    l2 = _log_f(f - 1.0) * _LOG2E  # log2(f), |l2| <= 1/2
+    ef = e.astype(jnp.float32)
+    ph = lax.bitcast_convert_type(lax.bitcast_convert_type(p, jnp.int32) & jnp.int32(_HIGH_BITS), jnp.float32)
+    a = ph * ef  # exact
+    i = jnp.round(a)
+    w = ((a - i) + (p - ph) * ef) + p * l2  # w - I, its first two terms exact
+    n = jnp.round(w)
+    r = (w - n) * _LN2
+    q = r + (r * r) * poly(r, _EXPM1)  # 2**(w - I - n) - 1
+    k = i + n
+    kc = clamp(k, -126.0, 127.0)
+    two_k = lax.bitcast_convert_type(lax.shift_left(kc.astype(jnp.int32) + 127, jnp.int32(23)), jnp.float32)
+    # k = 128 is finite where q < 0: one more doubling; beyond it inf, below -126 a subnormal or 0 (flushed).
+    v = (two_k + two_k * q) * jnp.where(k > 127.0, 2.0, 1.0)
+    v = jnp.where(k > 128.0, jnp.inf, jnp.where(k < -126.0, 0.0, v))
+    # inf ** p (inf, 1 or 0) and NaN propagate; the bit split means nothing there.
+    special = jnp.where(p > 0.0, x, jnp.where(p == 0.0, 1.0, 1.0 / x))
+    return jnp.where(p == 1.0, x, jnp.where(x < jnp.inf, v, special))
+
+
+@power.defjvp
+def _power_jvp(primals: tuple[Array, Array], tangents: tuple[Array, Array]) -> tuple[Array, Array]:
+    x, p = primals
+    dx, dp = tangents
+    y = power(x, p)
+    # p x**(p - 1), not p y / x: y underflows to 0 first (x = 1e-30, p = 2).
+    return y, p * power(x, p - 1.0) * dx + y * jnp.log(x) * dp

@@ -1,4 +1,4 @@
-"""Float32 kernels against float64 over their whole ranges: _fastmath (exp, expm1, log1p) and the cosine factor."""
+"""Float32 kernels against float64 over their whole ranges: _fastmath (exp, expm1, log1p, power), the cosine factor."""
 
 from __future__ import annotations
 
@@ -94,6 +94,83 @@ def test_other_dtypes_use_jnp(name: str) -> None:
     with jax.enable_x64(True):
         x = jnp.asarray([1e-12, 0.5, 3.0], jnp.float64)
         np.testing.assert_array_equal(np.asarray(getattr(FM, name)(x)), np.asarray(getattr(jnp, name)(x)))
+
+
+def _bases() -> np.ndarray:
+    return np.concatenate([
+        np.geomspace(F32.tiny, 1.0, 300_000), np.linspace(1e-6, 1.0, 300_001), np.geomspace(1.0, F32.max, 200_000),
+        [F32.tiny, np.sqrt(0.5), np.sqrt(2.0), np.nextafter(np.float32(1), np.float32(0)), 1.0, 2.0, F32.max],
+    ]).astype(np.float32)
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-3, 0.1, 0.5, 0.9, 1.0, 1.5, 2.0, 3.0, -0.5, -3.0, 7.0, 10.0])
+def test_power_within_a_few_ulps_of_float64(p: float) -> None:
+    x = _bases()
+    with np.errstate(over="ignore", divide="ignore"):
+        ref = x.astype(np.float64) ** np.float64(np.float32(p))
+    out = np.asarray(jax.jit(FM.power)(x, np.float32(p)))
+    assert out.dtype == np.float32
+    normal = (ref >= F32.tiny) & (ref <= float(F32.max) * (1 - 1e-6))
+    # A few ulps up to |p| = 3; the rounding of p log2(f) grows with |p| (module docstring).
+    assert _rel(out[normal], ref[normal]).max() <= max(2.5e-7, 6e-8 * abs(p))
+    # Absolute error of a progress raised to a power: what a schedule's value sees, relative to its peak.
+    unit = x <= 1
+    if p >= 0:
+        assert np.abs(out[unit] - ref[unit]).max() <= 1e-7
+    assert np.all(out[ref > float(F32.max) * (1 + 1e-6)] == np.inf)
+    assert np.all(out[ref < F32.tiny / 2] == 0.0)
+    if p == 1.0:
+        np.testing.assert_array_equal(out, x)  # exactly x, as the schedules without an exponent give
+    if p == 0.0:
+        assert np.all(out == 1.0)
+
+
+def test_power_specials_follow_jnp() -> None:
+    x = jnp.asarray([jnp.inf, jnp.nan, 1.0, 0.5], jnp.float32)
+    for p in [2.5, 1.0, 0.0, -2.5]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want = np.asarray(x) ** np.float32(p)
+        np.testing.assert_array_equal(np.asarray(FM.power(x, jnp.float32(p))), want)
+
+
+def test_power_gradients_are_the_exact_derivatives() -> None:
+    x = jnp.asarray([1e-30, 1e-6, 0.3, 0.5, 1.0, 7.0], jnp.float32)
+    for p in [0.0, 0.5, 1.0, 2.0, 3.7]:
+        dx, dp = jax.vmap(jax.grad(FM.power, argnums=(0, 1)), (0, None))(x, jnp.float32(p))
+        x64 = np.asarray(x, np.float64)
+        want_dx, want_dp = p * x64 ** (p - 1), x64**p * np.log(x64)
+        ok = np.abs(want_dx) >= F32.tiny  # below, float32 has 0
+        np.testing.assert_allclose(np.asarray(dx)[ok], want_dx[ok], rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(dx)[~ok], 0.0, atol=F32.tiny)
+        np.testing.assert_allclose(np.asarray(dp), want_dp, rtol=1e-6, atol=1e-30)
+
+
+def test_power_under_plain_call_jit_and_vmap() -> None:
+    x = jnp.linspace(0.0, 1.0, 1001, dtype=jnp.float32)[1:]
+    p = jnp.asarray([0.5, 1.0, 2.0, 3.0], jnp.float32)
+    ref = np.asarray(x, np.float64)[None] ** np.asarray(p, np.float64)[:, None]
+    plain = np.stack([np.asarray(FM.power(x, q)) for q in p])  # op by op: its own rounding (conventions.md)
+    jitted = np.stack([np.asarray(jax.jit(FM.power)(x, q)) for q in p])
+    vmapped = np.asarray(jax.jit(jax.vmap(FM.power, (None, 0)))(x, p))  # XLA may contract other products
+    for out in (plain, jitted, vmapped):
+        np.testing.assert_allclose(out, ref, rtol=2.5e-7)
+
+
+def test_safe_pow_fast_path_is_total_and_exact_where_it_must_be() -> None:
+    from jaxsched._base import safe_pow
+
+    x = jnp.asarray([0.0, 1e-40, F32.tiny, 0.25, 1.0], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(safe_pow(x, jnp.float32(0.0))), [1.0, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(safe_pow(x, jnp.float32(1.0))), [0.0, 0.0, F32.tiny, 0.25, 1.0])
+    np.testing.assert_array_equal(np.asarray(safe_pow(x, jnp.float32(0.5)))[[0, 1, 3, 4]], [0.0, 0.0, 0.5, 1.0])
+    # Finite gradients at 0, in x and in p.
+    for f in (lambda v: safe_pow(v, jnp.float32(0.5)), lambda v: safe_pow(v, jnp.float32(2.0))):
+        assert np.isfinite(np.asarray(jax.vmap(jax.grad(f))(x))).all()
+    assert np.isfinite(np.asarray(jax.vmap(jax.grad(lambda q: safe_pow(x, q).sum()))(jnp.asarray([0.0, 0.5])))).all()
+    # exact=True is XLA's pow, bit for bit (tables matched to a peer's numbers).
+    g = jnp.asarray(0.3, jnp.float32)
+    k = jnp.arange(8, dtype=jnp.float32)
+    np.testing.assert_array_equal(np.asarray(safe_pow(g, k, exact=True)), np.asarray(jax.jit(jnp.power)(g, k)))
 
 
 # ----------------------------------------------------------------------------- cosine factor (functional.py)

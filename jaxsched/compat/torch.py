@@ -382,7 +382,7 @@ def MultiStepLR(lr: Any, milestones: Any, gamma: Any = 0.1) -> Multiplicative:
         raise ValueError(f"milestones must be >= 0, got {milestones!r}")
     g = V.nonneg("gamma", gamma)
     n = m.shape[-1]
-    values = safe_pow(g, jnp.arange(n + 1, dtype=g.dtype))  # finite gradients at gamma = 0
+    values = safe_pow(g, jnp.arange(n + 1, dtype=g.dtype), exact=True)  # finite gradients at gamma = 0
     return Multiplicative(V.value("lr", lr), PiecewiseConstant(values, jnp.sort(m)))
 
 
