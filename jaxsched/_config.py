@@ -232,9 +232,14 @@ def register(
             )
         names = {f.name for f in fields}
         bnds = bounds if bounds is not None else c._config_bounds
+        # A subclass of a registered class keeps its integer and infinite fields (timm's TimmCycles, a Repeat).
+        base = next((_BY_CLASS[b] for b in c.__mro__[1:] if b in _BY_CLASS), None)
+        ints, infs = tuple(int_fields), tuple(inf_fields)
+        if base is not None:
+            ints, infs = (*ints, *base.int_fields), (*infs, *base.inf_fields)
         for group, what in (
-            (int_fields, "int_fields"),
-            (inf_fields, "inf_fields"),
+            (ints, "int_fields"),
+            (infs, "inf_fields"),
             ((choices or {}).keys(), "choices"),
             ((bnds or {}).keys(), "bounds"),
         ):
@@ -247,8 +252,8 @@ def register(
             c,
             nm,
             tuple(fields),
-            frozenset(int_fields),
-            frozenset(inf_fields),
+            frozenset(ints),
+            frozenset(infs),
             {k: tuple(v) for k, v in (choices or {}).items()},
             check if check is not None else c._config_check,
             {k: _parse_bound(k, v) for k, v in (bnds or {}).items()},

@@ -18,6 +18,7 @@ There is no loop over cycles: the cost is the same for 1 cycle or 10**6.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -359,10 +360,10 @@ class Repeat(Schedule):
 
     def _sweepable(self) -> Schedule:
         P = self.period
-        return Repeat(
-            self.schedule._sweepable(), P, self.period_mult,
-            jnp.ones_like(P) if self.decay is None else self.decay,
-            jnp.full_like(P, jnp.inf) if self.cycles is None else self.cycles,
+        return dataclasses.replace(  # (a subclass keeps its class and its own fields)
+            self, schedule=self.schedule._sweepable(),
+            decay=jnp.ones_like(P) if self.decay is None else self.decay,
+            cycles=jnp.full_like(P, jnp.inf) if self.cycles is None else self.cycles,
         )
 
     def _at_zero(self, dtype: Any) -> Array:

@@ -13,6 +13,7 @@ different generators.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -287,3 +288,50 @@ def test_gradients_are_finite():
     g = jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3, 4, 5)))(0.1, 0.01, 5.0, 1.5, -6.0, 0.5)
     assert all_finite(g)
     assert all(float(x) != 0.0 for x in g)
+
+
+@pytest.mark.parametrize("cls", CYCLIC)
+def test_cycles_are_one_restart_with_both_terms(cls):
+    """TimmCycles gives ``lr_min + (lr g**i - lr_min) c`` from one cycle search: the values of the
+    two restarts it replaced (one for ``lr``, decayed; one for ``lr_min``, not), its value at 0 for a
+    parent warmup, a grid that falls back to ``_sweepable`` and a config with an infinite limit."""
+    from jaxsched._arith import Product, Sum
+    from jaxsched._primitives import Constant
+    from jaxsched._repeat import Repeat
+
+    k = jnp.concatenate([jnp.arange(0, 400), jnp.asarray([2**17 - 1, 2**17, 2**20 + 3, 2**31 - 1])])
+    for kw in [dict(lr_min=0.05, cycle_mul=2.0, cycle_decay=0.5, cycle_limit=3),
+               dict(lr_min=0.2, cycle_mul=0.7, cycle_decay=1.3, cycle_limit=math.inf),
+               dict(lr_min=0.0, cycle_decay=0.0, cycle_limit=2.5),
+               dict(lr_min=0.1, cycle_decay=0.5),  # timm's default cycle_limit=1: no cycle search (single)
+               dict(lr_min=0.1, cycle_limit=0.5, cycle_mul=2.0),
+               dict(lr_min=0.1, cycle_limit=0)]:
+        s = getattr(timm, cls)(1.5, 40, warmup_t=7, **kw)
+        cyc = s.schedule
+        assert type(cyc) is timm.TimmCycles
+        assert cyc.single == (kw.get("cycle_limit", 1) <= 1)
+        assert getattr(cyc, "_restarts") == (not cyc.single)
+        assert sum(isinstance(n, Repeat) for n in jaxsched._base._nodes(s)) == 1
+        shape = cyc.schedule  # from 1 to 0
+
+        def scaled(top, shape=shape):  # the shape from `top` to 0, as the two restarts had it
+            return dataclasses.replace(shape, init_value=top)
+
+        one = jnp.ones_like(cyc.lr)
+        two = Sum((Constant(cyc.lr_min),
+                   Repeat(scaled(cyc.lr), cyc.period, cyc.period_mult, cyc.decay, cyc.cycles),
+                   Product((Constant(-one), Repeat(scaled(cyc.lr_min), cyc.period, cyc.period_mult, one,
+                                                   cyc.cycles)))))
+        np.testing.assert_allclose(np.asarray(cyc(k)), np.asarray(two(k)), rtol=3e-7, atol=3e-7)
+        for c in (cyc, cyc._sweepable()):  # single, and the general form a grid falls back to
+            np.testing.assert_allclose(np.asarray(c(k)), np.asarray(two(k)), rtol=3e-7, atol=3e-7)
+        np.testing.assert_allclose(np.asarray(jaxsched.warmup(cyc, 10)(k[:11])),
+                                   np.linspace(0.0, float(cyc(0)), 11), rtol=1e-6)
+        back = jaxsched.from_json(jaxsched.to_json(s))
+        np.testing.assert_array_equal(np.asarray(back(k)), np.asarray(s(k)))
+    g = jaxsched.grid(getattr(timm, cls), lr=[1.0, 2.0], t_initial=10, lr_min=[0.0, 0.1], cycle_limit=[1, math.inf])
+    assert type(g.schedules.schedule) is timm.TimmCycles
+    out = jax.vmap(lambda s: s(k[:60]))(g.schedules)
+    for i, (lr, m, lim) in enumerate(zip(*g.settings.values())):
+        one = getattr(timm, cls)(lr, 10, lr_min=m, cycle_limit=lim)
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(one(k[:60])), rtol=1e-6, atol=1e-7)

@@ -1115,6 +1115,11 @@ COMPAT_CHECKED = [
      r"lb must be < ub, got lb=5\.0, ub=3\.0"),
     ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", {"lo": 9.0},
      r": lo must be <= hi, got lo=9\.0, hi=8\.0"),
+    # single (structure: no cycle search) is right only for at most one cycle
+    ("timm", lambda m: m.CosineLRScheduler(1.0, 10), "TimmCycles", {"cycles": 2.0},
+     r": single=true needs cycles <= 1 \(one cycle at most\), got cycles=2\.0"),
+    ("timm", lambda m: m.PolyLRScheduler(1.0, 10, cycle_limit=0.5), "TimmCycles", {"cycles": float("inf")},
+     r": single=true needs cycles <= 1 \(one cycle at most\), got cycles=inf"),
     *[("torch", lambda m: m.MultiplicativeLR(1.0, jaxsched.constant(0.9), max_steps=8), "CumulativeProduct",
        {"max_steps": bad}, rf": max_steps must be a positive int .*got {re.escape(shown)}$")
       for bad, shown in ((0, "0"), (-5, "-5"), (2.5, "2.5"), (True, "True"), ("8", "'8'"), ([8], "(8,)"))],

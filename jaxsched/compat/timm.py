@@ -12,8 +12,9 @@ Each function returns an ordinary jaxsched schedule: the warmup is a
 :class:`TimmWarmup`, which prefixes the curve (``warmup_prefix=True``) or lays
 the ramp over it (timm's default for cosine, tanh and poly: the curve keeps
 running on the raw ``t``); ``warmup_prefix`` is a 0/1 leaf, so it can be swept;
-cycles are two core ``jaxsched.repeat`` of a one-cycle shape, one for ``lr``
-(decayed by ``cycle_decay``) and one for ``lr_min``, which timm does not decay.
+cycles are a :class:`TimmCycles`, a core ``Repeat`` of a one-cycle shape from 1
+to 0 that scales it to ``lr`` (decayed by ``cycle_decay``) above ``lr_min``
+(which timm does not decay).
 The cycle shapes timm has and the core does not (k-decay cosine and
 polynomial, tanh) are the small primitives
 :class:`KDecayCosine`, :class:`KDecayPolynomial` and :class:`TanhDecay`.
@@ -32,6 +33,7 @@ exact restart steps; and the lr noise is drawn from ``jax.random`` (keyed by
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -40,9 +42,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import functional as F
-from .._arith import Product, Sum
-from .._base import Array, Schedule, float_dtype, pytree, safe_div, safe_pow, shift, static_field, to_float
-from .._primitives import Constant, Exponential, PiecewiseConstant
+from .._base import (
+    Array,
+    Pair,
+    Schedule,
+    as_pair,
+    clip_time,
+    float_dtype,
+    pytree,
+    safe_div,
+    safe_pow,
+    shift,
+    split_at,
+    static_field,
+    to_float,
+)
+from .._primitives import Exponential, PiecewiseConstant
 from .._repeat import Repeat
 from .._validate import flag, is_traced, length, nonneg, positive, real, value, vector
 
@@ -57,6 +72,7 @@ __all__ = [
     "KDecayPolynomial",
     "TanhDecay",
     "TimmWarmup",
+    "TimmCycles",
     "Noise",
 ]
 
@@ -169,6 +185,72 @@ class TanhDecay(Schedule):
 
 
 @pytree
+class TimmCycles(Repeat):
+    """timm's cycles: ``lr_min + (lr * decay**i - lr_min) * c(u)`` in cycle ``i``, ``lr_min`` past the limit.
+
+    A :class:`~jaxsched.Repeat` of the one-cycle shape ``c`` (``schedule``, from 1 to 0: timm's
+    cosine, tanh or poly cycle), whose cycle search also gives the ``lr_min`` term: timm decays
+    ``lr`` by ``cycle_decay`` per cycle but not ``lr_min``. Past ``cycles`` the shape holds its end
+    value 0, so the value is ``lr_min``. ``lr=None`` is 1 and ``lr_min=None`` is 0 (then this is a
+    plain ``Repeat``). Two restarts, one for each term, would cost two cycle searches per step.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxsched.compat.timm import KDecayCosine, TimmCycles
+    >>> f = jnp.float32
+    >>> c = KDecayCosine(f(1.0), f(0.0), f(10.0), f(1.0))
+    >>> TimmCycles(c, f(10.0), f(1.0), f(0.5), f(2.0), f(1.0), f(0.1))([0, 5, 10, 15, 20]).round(4).tolist()
+    [1.0, 0.55, 0.5, 0.3, 0.1]
+    """
+
+    lr: Array | None = None
+    lr_min: Array | None = None
+    # Structure, set from concrete values: at most one cycle runs (timm's default cycle_limit=1), so
+    # there is no cycle to search for: the shape at the clipped step. Not in the repr: bookkeeping; a
+    # grid over cycle limits falls back to the general form (_sweepable), as does a traced limit.
+    single: bool = static_field(default=False, repr=False)
+
+    @property
+    def _restarts(self) -> bool:  # type: ignore[override]
+        return not self.single  # (no exact integer path to decide on: _base.eval_time)
+
+    @staticmethod
+    def _config_check(s: TimmCycles, batch_shape: tuple[int, ...]) -> None:
+        if s.single and (s.cycles is None or (np.asarray(s.cycles) > 1).any()):
+            c = None if s.cycles is None else np.asarray(s.cycles).tolist()
+            raise ValueError(f"single=true needs cycles <= 1 (one cycle at most), got cycles={c}")
+
+    def _eval(self, t: Any) -> Array:
+        if not self.single:
+            return super()._eval(t)
+        # Cycle 0 throughout: the shape at the step clipped to the period (its end value past it, and
+        # from the start with cycles == 0); decay**0 = 1.
+        local = clip_time(as_pair(t), self.period)
+        local = to_float(local, self.period.dtype) if isinstance(local, Pair) else local
+        if self.cycles is not None:
+            local = jnp.where(self.cycles <= 0, self.period, local)
+        return self._scaled(self.schedule._at(local), None)
+
+    def _scaled(self, c: Array, scale: Array | None) -> Array:
+        top = jnp.ones((), c.dtype) if self.lr is None else self.lr
+        top = top if scale is None else top * scale
+        return top * c if self.lr_min is None else self.lr_min + (top - self.lr_min) * c
+
+    def _finish(self, i: Array, local: Array, scale: Array | None) -> Array:
+        return self._scaled(super()._finish(i, local, None), scale)
+
+    def _at_zero(self, dtype: Any) -> Array:
+        return self._scaled(super()._at_zero(dtype), None)  # decay**0 = 1
+
+    def _sweepable(self) -> Schedule:
+        s = super()._sweepable()
+        P = self.period
+        return dataclasses.replace(
+            s, lr=jnp.ones_like(P) if self.lr is None else self.lr,
+            lr_min=jnp.zeros_like(P) if self.lr_min is None else self.lr_min, single=False,
+        )
+
+
+@pytree
 class TimmWarmup(Schedule):
     """timm's linear warmup, laid over the curve or prefixed to it.
 
@@ -203,17 +285,20 @@ class TimmWarmup(Schedule):
     prefix: Array
     curve_target: Array | None = None
     _config_bounds = {"steps": ">= 0"}
+    # The curve gets an exact pair, as a join's pieces do: the restarts in timm's cycles then take the
+    # path decided once for the whole schedule (_base.eval_time). Handed a float local step, each
+    # decided per setting, which under vmap over a grid ran both of its paths (2x the time per step).
+    _takes_pair = True
 
     def _eval(self, t: Array) -> Array:
         dt = self.steps.dtype
-        # The curve sees its local step as a float, as the pieces of a join do.
-        local = jnp.maximum(shift(t, self.prefix * self.steps, dt), 0.0)
+        local, _ = split_at(self.schedule, t, self.prefix * self.steps, dt)
+        main = self.schedule._at(local)
         if self.curve_target is None:
-            main, target = self.schedule._eval(local), self.target
+            target = self.target
         else:  # s(W) evaluated on its own: concatenated to the steps, it made every grid row one longer
             # (a copy of each intermediate the size of the output)
-            main = self.schedule._eval(local)
-            target = jnp.where(self.curve_target > 0.5, self.schedule._eval(self.steps), self.target)
+            target = jnp.where(self.curve_target > 0.5, self.schedule._at(self.steps), self.target)
         x = to_float(t, dt)
         ramp = self.init_value + (target - self.init_value) * jnp.clip(safe_div(x, self.steps), 0.0, 1.0)
         return jnp.where(shift(t, self.steps, dt) < 0, ramp, main)
@@ -284,20 +369,13 @@ class Noise(Schedule):
 
 def _cycles(
     make: Any, lr: Array, lr_min: Array, t_initial: Array, cycle_mul: Any, cycle_decay: Any, cycle_limit: Any
-) -> Sum:
-    """``lr_min + (lr * decay**i - lr_min) * c_i(t)`` over timm's cycles, ``lr_min`` after the limit.
-
-    Two restarts of the same one-cycle shape: one scaled to ``lr`` and decayed by
-    ``cycle_decay``, one scaled to ``lr_min`` and not decayed (timm does not decay
-    ``lr_min``); after ``cycle_limit`` cycles both shapes hold their end value 0.
-    """
+) -> TimmCycles:
+    """``lr_min + (lr * decay**i - lr_min) * c_i(t)`` over timm's cycles, ``lr_min`` after the limit."""
     M = positive("cycle_mul", cycle_mul)
     g = nonneg("cycle_decay", cycle_decay)
     L = real("cycle_limit", cycle_limit, lo=0.0, allow_inf=True)
-    one = jnp.ones_like(lr)
-    top = Repeat(make(lr), t_initial, M, g, L)
-    floor = Repeat(make(lr_min), t_initial, M, one, L)
-    return Sum((Constant(lr_min), top, Product((Constant(-one), floor))))
+    single = not is_traced(L) and bool((np.asarray(L) <= 1).all())  # timm's default: one cycle, no search
+    return TimmCycles(make(jnp.ones_like(lr)), t_initial, M, g, L, lr, lr_min, single=single)
 
 
 def _warmup(curve: Schedule, W: Array, init: Array, lr: Array, prefix: Any, to_curve: bool = False) -> TimmWarmup:
