@@ -298,3 +298,21 @@ def test_starts_below_zero_match_optax_and_load_back(ours: Any, theirs: Any) -> 
     s = ours(O)
     np.testing.assert_allclose(s(k), _optax_at(theirs(), k), rtol=2e-6, atol=1e-7)
     np.testing.assert_array_equal(jaxsched.from_json(jaxsched.to_json(s))(k), s(k))
+
+
+def test_exponent_one_is_the_plain_cosine_and_a_grid_of_exponents_still_matches_optax():
+    """A concrete exponent of 1 (optax's default) builds the plain cosine (no power per step);
+    other exponents and traced ones stay leaves, and a grid mixing them matches optax."""
+    k = jnp.arange(0, 130, 3)
+    assert O.cosine_decay_schedule(1.0, 100).exponent is None
+    assert O.warmup_cosine_decay_schedule(0.0, 1.0, 10, 100).schedule.exponent is None
+    assert O.cosine_decay_schedule(1.0, 100, exponent=2.0).exponent is not None
+    traced = jax.jit(lambda e: O.cosine_decay_schedule(1.0, 100, exponent=e)(k))(1.0)
+    np.testing.assert_allclose(np.asarray(traced), _optax_at(optax.cosine_decay_schedule(1.0, 100), k),
+                               rtol=1e-6, atol=1e-7)
+    g = jaxsched.grid(O.warmup_cosine_decay_schedule, peak_value=[1.0, 2.0], warmup_steps=[10], init_value=0.0,
+                      decay_steps=100, exponent=[1.0, 2.0, 0.5])
+    out = jax.vmap(lambda s: s(k))(g.schedules)
+    for i, (peak, w, e) in enumerate(zip(*(g.settings[a] for a in ("peak_value", "warmup_steps", "exponent")))):
+        want = _optax_at(optax.warmup_cosine_decay_schedule(0.0, peak, w, 100, exponent=e), k)
+        np.testing.assert_allclose(np.asarray(out[i]), want, rtol=1e-6, atol=2e-7 * peak)  # optax: float32 cos
