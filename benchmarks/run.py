@@ -31,6 +31,7 @@ BENCHMARKS = {
     "train": "bench_train",
     "compiles": "bench_compiles",
     "memory": "bench_memory",
+    "ports": "bench_ports",
 }
 
 

@@ -1,0 +1,216 @@
+"""Benchmark 7: the ports (``jaxsched.compat``) evaluated as grids, against the peers they port.
+
+A user moving from torch, transformers, timm or optax keeps the peer's
+scheduler under its own name, so a sweep runs the *port*, not the core
+schedule. Each port is evaluated as a grid of G settings (peak x a second
+hyperparameter) over S steps exactly as ``grid`` evaluates the core schedules,
+``jit(vmap(lambda s: s(steps)))`` over ``jaxsched.grid(port, ...)``, and timed
+interleaved with:
+
+- the core schedule with the same shape (where one exists): what the port
+  costs over the library's own schedule;
+- the trivial write of the same float32 (G, S) output (the practical limit);
+- the peer itself: torch's ``OneCycleLR``, transformers' LambdaLR and timm's
+  scheduler stepped in a Python loop (a capped number of steps, extrapolated
+  to G x S steps), optax's schedule called eagerly per setting (a capped
+  number of settings, extrapolated to G).
+
+The peer is also run over all S steps of one setting (the grid's first), and
+the table gives the port's largest difference from it, relative to the peak.
+A peer that is not installed is skipped. The issue's targets are for the core
+schedules; the verdicts here are informational, at the same limits.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from _harness import Check, Config, Section, fmt_med, fmt_num, fmt_time, interleaved, median, status_cell, table
+
+import jaxsched
+from jaxsched.compat import optax as c_optax
+from jaxsched.compat import timm as c_timm
+from jaxsched.compat import torch as c_torch
+from jaxsched.compat import transformers as c_hf
+
+NAME = "ports"
+TIMM_WARMUP_INIT = 1e-7
+TITLE = "The ports as grids, against the peers they port"
+
+
+class _Port(NamedTuple):
+    label: str  # the port's name, as a user calls it
+    peer: str  # the importable module the peer needs
+    second: str  # the second axis's name (the first is the peak)
+    values: Callable[[int, int], list[Any]]  # (a, S) -> the second axis's values
+    port: Callable[[list[float], list[Any], int], jaxsched.Grid]  # (peaks, seconds, S) -> the port's grid
+    core: Callable[[list[float], list[Any], int], jaxsched.Grid] | None  # the core schedule of the same shape
+    core_label: str
+    stepper: Callable[[Any, float, Any, int], Callable[[int], list[float]]] | None  # (module, peak, second, S)
+    eager: Callable[[float, Any, int], Callable[[Any], Any]] | None  # (peak, second, S) -> a peer closure
+
+
+def _warmups(a: int, S: int) -> list[int]:
+    return [int(x) for x in np.round(np.linspace(0.01, 0.05, a) * S)]
+
+
+def _torch_opt(torch: Any, lr: float) -> Any:
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def _loop(opt: Any, advance: Callable[[int], None]) -> Callable[[int], list[float]]:
+    """Read the learning rate, then ``advance(k)`` to step ``k``: ``n`` values from step 0."""
+    group = opt.param_groups[0]
+
+    def run(n: int) -> list[float]:
+        out = [group["lr"]]
+        for k in range(1, n):
+            advance(k)
+            out.append(group["lr"])
+        return out
+
+    return run
+
+
+def _onecycle_peer(torch: Any, peak: float, pct: float, S: int) -> Callable[[int], list[float]]:
+    opt = _torch_opt(torch, peak)
+    s = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=S, pct_start=pct, cycle_momentum=False)
+    return _loop(opt, lambda k: s.step())
+
+
+def _hf_peer(transformers: Any, peak: float, W: int, S: int) -> Callable[[int], list[float]]:
+    import torch
+
+    opt = _torch_opt(torch, peak)
+    s = transformers.get_cosine_schedule_with_warmup(opt, W, S)
+    return _loop(opt, lambda k: s.step())
+
+
+def _timm_peer(timm: Any, peak: float, W: int, S: int) -> Callable[[int], list[float]]:
+    import torch
+    from timm.scheduler import CosineLRScheduler
+
+    opt = _torch_opt(torch, peak)
+    s = CosineLRScheduler(opt, t_initial=S, warmup_t=W, warmup_lr_init=TIMM_WARMUP_INIT)
+    return _loop(opt, lambda k: s.step(k))
+
+
+PORTS = (
+    _Port(
+        "torch OneCycleLR", "torch", "pct_start", lambda a, S: [float(x) for x in np.linspace(0.2, 0.4, a)],
+        lambda p, q, S: jaxsched.grid(c_torch.OneCycleLR, max_lr=p, pct_start=q, total_steps=S),
+        lambda p, q, S: jaxsched.grid(jaxsched.onecycle, peak_value=p, pct_start=q, total_steps=S),
+        "onecycle (its knots at pct_start * S, not torch's pct_start * S - 1)", _onecycle_peer, None,
+    ),
+    _Port(
+        "transformers get_cosine_schedule_with_warmup", "transformers", "num_warmup_steps", _warmups,
+        lambda p, q, S: jaxsched.grid(c_hf.get_cosine_schedule_with_warmup, lr=p, num_warmup_steps=q,
+                                      num_training_steps=S),
+        lambda p, q, S: jaxsched.grid(jaxsched.warmup_cosine, peak_value=p, warmup_steps=q, total_steps=S),
+        "warmup_cosine (the same values up to S)", _hf_peer, None,
+    ),
+    _Port(
+        "timm CosineLRScheduler", "timm", "warmup_t", _warmups,
+        lambda p, q, S: jaxsched.grid(c_timm.CosineLRScheduler, lr=p, warmup_t=q, t_initial=S,
+                                      warmup_lr_init=TIMM_WARMUP_INIT),
+        None, "none (timm's warmup replaces the cosine's start, it does not shift it)", _timm_peer, None,
+    ),
+    _Port(
+        "optax warmup_cosine_decay_schedule", "optax", "warmup_steps", _warmups,
+        lambda p, q, S: jaxsched.grid(c_optax.warmup_cosine_decay_schedule, peak_value=p, warmup_steps=q,
+                                      init_value=0.0, decay_steps=S),
+        lambda p, q, S: jaxsched.grid(jaxsched.warmup_cosine, peak_value=p, warmup_steps=q, total_steps=S),
+        "warmup_cosine (the same values)", None,
+        lambda peak, W, S: optax.warmup_cosine_decay_schedule(0.0, peak, W, S),
+    ),
+)
+
+
+def _module(name: str) -> Any:
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def run(cfg: Config) -> Section:
+    a = cfg.pick(16, 8)
+    G, S = a * a, cfg.pick(100_000, 20_000)
+    reps = cfg.repeats
+    loop_steps = cfg.pick(3000, 1000)  # steps of a stepped peer per repeat
+    eager_cap = cfg.pick(8, 4)  # settings of an eager peer per repeat
+    steps = jnp.arange(S)
+    peaks = [float(x) for x in np.linspace(1e-4, 1e-3, a)]
+    evaluate = jax.jit(lambda sch: jax.vmap(lambda s: s(steps))(sch))
+    write = jax.jit(lambda p: jnp.broadcast_to(p[:, None], (G, S)))
+    P = jnp.asarray(np.repeat(np.asarray(peaks, np.float32), a))
+
+    rows, checks, notes = [], [], []
+    for port in PORTS:
+        seconds = port.values(a, S)
+        g = port.port(peaks, seconds, S)
+        thunks: dict[str, Callable[[], Any]] = {
+            "port": lambda g=g: evaluate(g.schedules),
+            "write": lambda: write(P),
+        }
+        if port.core is not None:
+            c = port.core(peaks, seconds, S)
+            thunks["core"] = lambda c=c: evaluate(c.schedules)
+        row0 = np.asarray(evaluate(g.schedules)[0], np.float64)
+        first, second = (g.settings[k] for k in g.settings)  # (peaks, seconds) per member, in the grid's order
+        s0 = second[0]
+        mod = _module(port.peer)
+        per_peer, err = None, None
+        if mod is not None and port.stepper is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's "step before optimizer.step" and friends
+                err = float(np.max(np.abs(np.asarray(port.stepper(mod, first[0], s0, S)(S)) - row0))) / first[0]
+                t = interleaved({"peer": lambda: port.stepper(mod, first[0], s0, S)(loop_steps)}, reps)["peer"]
+            per_peer = median(t) / loop_steps * S * G
+            peer_cell = f"~{fmt_time(per_peer)} ({fmt_time(median(t) / loop_steps)} a step)"
+        elif mod is not None and port.eager is not None:
+            settings = list(zip(first, second))[:eager_cap]
+            closures = [port.eager(float(pk), int(sc), S) for pk, sc in settings]
+            err = float(np.max(np.abs(np.asarray(closures[0](steps), np.float64) - row0))) / first[0]
+            t = interleaved({"peer": lambda cl=closures: [f(steps) for f in cl]}, reps)["peer"]
+            per_peer = median(t) / len(closures) * G
+            peer_cell = f"~{fmt_time(per_peer)} (eager, {fmt_time(median(t) / len(closures))} a setting)"
+        else:
+            peer_cell = f"{port.peer} not installed"
+        times = interleaved(thunks, reps)
+        m = {k: median(v) for k, v in times.items()}
+        to_core = m["port"] / m["core"] if "core" in m else None
+        to_write = m["port"] / m["write"]
+        speedup = per_peer / m["port"] if per_peer is not None else None
+        limit = 10.0 if port.eager is not None else 500.0
+        chk = Check(NAME, f"{port.label}, G={G}: peer / port (informational)", speedup, ">=", limit,
+                    note="" if mod is not None else f"{port.peer} not installed")
+        checks.append(chk)
+        rows.append([
+            port.label,
+            f"{fmt_med(times['port'])} ({m['port'] / (G * S) * 1e9:.2f} ns/elem)",
+            f"{fmt_med(times['core'])}, port / core {fmt_num(to_core)}x" if to_core is not None else "(none)",
+            f"{fmt_med(times['write'])}, port / write {fmt_num(to_write)}x",
+            peer_cell,
+            f"~{fmt_num(speedup)}x {status_cell(chk)}" if speedup is not None else "n/a",
+            f"{err:.1e}" if err is not None else "n/a",
+        ])
+        notes.append(f"- {port.label}: grid {{peak}} x {{{port.second}}}; core equivalent: {port.core_label}.")
+    lines = [
+        f"G = {G} settings ({a} peaks x {a} values of the second axis), S = {S:,} steps (int32 `jnp.arange(S)`), "
+        f"float32 output of shape (G, S); medians of {reps} interleaved repeats (port, core, write). Stepped peers: "
+        f"{loop_steps:,} steps per repeat, extrapolated to G x S steps (`~`); eager peers: {eager_cap} settings per "
+        "repeat, extrapolated to G. Max. difference: the port's first row against the peer over all S steps, "
+        "relative to the peak (float32 against the peer's float64, or optax's float32).",
+        "",
+    ]
+    lines += table(["port", "port (grid)", "core schedule", "trivial write", "peer", "peer / port",
+                    "max diff / peak"], rows)
+    lines += ["", *notes]
+    return Section(NAME, TITLE, lines, checks)
