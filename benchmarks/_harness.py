@@ -256,7 +256,7 @@ def environment() -> dict[str, str]:
 
 def versions() -> dict[str, str]:
     v = {"python": sys.version.split()[0]}
-    for dist in ("jax", "jaxlib", "optax", "numpy", "torch", "jaxsched"):
+    for dist in ("jax", "jaxlib", "optax", "numpy", "torch", "transformers", "timm", "jaxsched"):
         got = _version(dist)
         v[dist] = got if got is not None else "not installed"
     return v
