@@ -857,6 +857,22 @@ def _walk_check(s: Any, bs: tuple[int, ...], path: str) -> None:
             raise ValueError(f"{path}: {e}") from None
 
 
+def _leaves_shaped(s: Any, shape: tuple[int, ...], path: str) -> list[str]:
+    """The paths of array leaves whose leading axes are ``shape`` (to name them in a shape error)."""
+    entry = _BY_CLASS.get(type(s))
+    out: list[str] = []
+    for f in entry.fields if entry is not None else ():
+        v, p = getattr(s, f.name), f"{path}.{f.name}"
+        if isinstance(v, Schedule):
+            out += _leaves_shaped(v, shape, p)
+        elif isinstance(v, tuple) and v and all(isinstance(x, Schedule) for x in v):
+            for i, x in enumerate(v):
+                out += _leaves_shaped(x, shape, f"{p}[{i}]")
+        elif f.kind == "array" and v is not None and tuple(np.shape(v)[: len(shape)]) == shape:
+            out.append(p)
+    return out
+
+
 def validate(schedule: Schedule, batch_shape: tuple[int, ...] = (), path: str = "schedule") -> Schedule:
     """Check a built schedule: finite leaves, consistent shapes, and that it evaluates.
 
@@ -872,9 +888,11 @@ def validate(schedule: Schedule, batch_shape: tuple[int, ...] = (), path: str = 
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path}: the config does not describe a schedule that can be evaluated ({msg})") from None
     if tuple(out.shape) != tuple(batch_shape):
+        shaped = _leaves_shaped(schedule, tuple(out.shape), path) if len(out.shape) > len(batch_shape) else []
         raise ValueError(
             f"{path}: leaf shapes do not match: a step gives values of shape {list(out.shape)}, "
             f"expected {list(batch_shape)}" + ("" if batch_shape else " (a batched schedule needs 'batch_shape')")
+            + (f"; leaves of leading shape {list(out.shape)}: {', '.join(shaped)}" if shaped else "")
         )
     if not jnp.issubdtype(out.dtype, jnp.floating):
         raise ValueError(f"{path}: the schedule gives {out.dtype} values, expected floats")

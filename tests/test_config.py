@@ -707,7 +707,14 @@ BAD_CASES: list[tuple[Any, type, str]] = [
     ({"format": FORMAT, "schedule": {"type": "Constant", "value": True}}, TypeError, "got a boolean"),
     ({"format": FORMAT, "schedule": {"type": "Constant", "value": None}}, TypeError, "must not be null"),
     ({"format": FORMAT, "schedule": {"type": "Constant", "value": [[1.0], [2.0, 3.0]]}}, ValueError, "rectangular"),
-    ({"format": FORMAT, "schedule": {"type": "Constant", "value": [1.0, 2.0]}}, ValueError, "leaf shapes do not match"),
+    ({"format": FORMAT, "schedule": {"type": "Constant", "value": [1.0, 2.0]}}, ValueError,
+     r"leaf shapes do not match.*; leaves of leading shape \[2\]: schedule\.value$"),
+    (  # the error names the leaf that carries the extra axis, however deep
+        {"format": FORMAT, "schedule": {"type": "Warmup", "steps": 5.0, "init_value": 0.0, "schedule": {
+            "type": "Cosine", "init_value": 1.0, "end_value": 0.0, "steps": [90.0, 80.0, 70.0]}}},
+        ValueError,
+        r"values of shape \[3\], expected \[\].*: schedule\.schedule\.steps$",
+    ),
     ({"format": FORMAT, "schedule": {"type": "Constant", "value": {"a": 1}}}, ValueError, "tagged leaf"),
     (
         {"format": FORMAT, "schedule": {"type": "Warmup", "schedule": 1.0, "steps": 1.0, "init_value": 0.0}},
