@@ -335,3 +335,21 @@ def test_cycles_are_one_restart_with_both_terms(cls):
     for i, (lr, m, lim) in enumerate(zip(*g.settings.values())):
         one = getattr(timm, cls)(lr, 10, lr_min=m, cycle_limit=lim)
         np.testing.assert_allclose(np.asarray(out[i]), np.asarray(one(k[:60])), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("cls,shape", [("CosineLRScheduler", "KDecayCosine"), ("PolyLRScheduler", "KDecayPolynomial")])
+def test_default_k_decay_takes_no_power_and_a_grid_mixing_k_decays_matches(cls, shape):
+    """timm's default k_decay=1 is structure (None: no power per step); other values and traced ones
+    are leaves, and a grid mixing them (falling back to a leaf of 1) gives each setting's values."""
+    make = getattr(timm, cls)
+    assert make(1.0, 100).schedule.schedule.k_decay is None
+    assert make(1.0, 100, k_decay=2.0).schedule.schedule.k_decay is not None
+    k = jnp.arange(0, 130, 3)
+    traced = jax.jit(lambda kd: make(1.0, 100, k_decay=kd)(k))(1.0)
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(make(1.0, 100)(k)), rtol=1e-6, atol=2e-7)
+    g = jaxsched.grid(make, lr=[1.0, 2.0], t_initial=100, k_decay=[1.0, 2.0, 0.5])
+    assert type(g.schedules.schedule.schedule).__name__ == shape
+    out = jax.vmap(lambda s: s(k))(g.schedules)
+    for i, (lr, kd) in enumerate(zip(g.settings["lr"], g.settings["k_decay"])):
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(make(lr, 100, k_decay=kd)(k)), rtol=1e-6,
+                                   atol=2e-7 * lr)

@@ -90,7 +90,9 @@ class KDecayCosine(Schedule):
     .. math:: \\eta(t) = e + (v_0 - e)\\,\\frac{1 + \\cos(\\pi p^{k})}{2},
               \\quad p = \\min(t / T, 1)
 
-    ``k = 1`` is the plain cosine. From ``t = T`` on the value is ``e``.
+    ``k = 1`` is the plain cosine; ``k_decay=None`` is ``k = 1`` computed by the core cosine kernel,
+    with no power per step (the factories' choice for timm's default). From ``t = T`` on the
+    value is ``e``.
 
     >>> import jax.numpy as jnp
     >>> from jaxsched.compat.timm import KDecayCosine
@@ -104,14 +106,22 @@ class KDecayCosine(Schedule):
     init_value: Array
     end_value: Array
     steps: Array
-    k_decay: Array
+    # None is k = 1 (timm's default), with no power per step: the core cosine kernel.
+    k_decay: Array | None = None
     _config_bounds = {"steps": "> 0", "k_decay": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
-        p = F.progress(x, self.steps)
-        v = F.blend(self.init_value, self.end_value, F.cosine_factor(safe_pow(p, self.k_decay)))
+        if self.k_decay is None:
+            v = F.cosine(x, self.init_value, self.end_value, self.steps)
+        else:
+            p = F.progress(x, self.steps)
+            v = F.blend(self.init_value, self.end_value, F.cosine_factor(safe_pow(p, self.k_decay)))
         return jnp.where(x >= self.steps, self.end_value, v)
+
+    def _sweepable(self) -> Schedule:
+        k = jnp.ones_like(self.steps) if self.k_decay is None else self.k_decay
+        return dataclasses.replace(self, k_decay=k)
 
 
 @pytree
@@ -133,16 +143,21 @@ class KDecayPolynomial(Schedule):
     end_value: Array
     steps: Array
     power: Array
-    k_decay: Array
+    k_decay: Array | None = None  # None is k = 1 (timm's default), with no power of p per step
     _config_bounds = {"steps": "> 0", "power": ">= 0", "k_decay": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         p = F.progress(x, self.steps)
-        v = F.blend(self.init_value, self.end_value, safe_pow(1.0 - safe_pow(p, self.k_decay), self.power))
+        pk = p if self.k_decay is None else safe_pow(p, self.k_decay)
+        v = F.blend(self.init_value, self.end_value, safe_pow(1.0 - pk, self.power))
         # The end is decided by comparing steps, not by p: under jit a constant T makes t / T a
         # product t * (1 / T), which can be just below 1 at t = T (then (1 - p)**power is far from 0).
         return jnp.where(x >= self.steps, self.end_value, v)
+
+    def _sweepable(self) -> Schedule:
+        k = jnp.ones_like(self.steps) if self.k_decay is None else self.k_decay
+        return dataclasses.replace(self, k_decay=k)
 
 
 @pytree
@@ -387,6 +402,15 @@ def _warmup(curve: Schedule, W: Array, init: Array, lr: Array, prefix: Any, to_c
     return TimmWarmup(curve, W, init, lr, p, (1.0 - p) if to_curve else None)
 
 
+def _k_decay(k_decay: Any) -> Array | None:
+    """The ``k_decay`` leaf; a concrete 1 (timm's default) is ``None``: no power per step, the same values.
+
+    A grid that also sweeps other values falls back to a leaf of 1 (``_sweepable``).
+    """
+    k = nonneg("k_decay", k_decay)
+    return None if not is_traced(k) and np.ndim(k) == 0 and float(np.asarray(k)) == 1.0 else k
+
+
 def _concrete(x: Any) -> np.ndarray | None:
     """``x`` as a float64 NumPy array for a concrete check, or ``None`` when it holds a tracer.
 
@@ -508,7 +532,7 @@ def CosineLRScheduler(
     """
     del t_in_epochs, initialize
     lr, T0, m, W, w0 = _common("CosineLRScheduler", lr, t_initial, lr_min, warmup_t, warmup_lr_init)
-    k = nonneg("k_decay", k_decay)
+    k = _k_decay(k_decay)
     zero = jnp.zeros_like(lr)
     curve = _cycles(lambda top: KDecayCosine(top, zero, T0, k), lr, m, T0, cycle_mul, cycle_decay, cycle_limit)
     sched = _warmup(curve, W, w0, lr, warmup_prefix)
@@ -602,7 +626,7 @@ def PolyLRScheduler(
     """
     del t_in_epochs, initialize
     lr, T0, m, W, w0 = _common("PolyLRScheduler", lr, t_initial, lr_min, warmup_t, warmup_lr_init)
-    k = nonneg("k_decay", k_decay)
+    k = _k_decay(k_decay)
     q = nonneg("power", power)
     zero = jnp.zeros_like(lr)
     curve = _cycles(lambda top: KDecayPolynomial(top, zero, T0, q, k), lr, m, T0, cycle_mul, cycle_decay, cycle_limit)
