@@ -322,9 +322,9 @@ def test_cycles_are_one_restart_with_both_terms(cls):
                    Repeat(scaled(cyc.lr), cyc.period, cyc.period_mult, cyc.decay, cyc.cycles),
                    Product((Constant(-one), Repeat(scaled(cyc.lr_min), cyc.period, cyc.period_mult, one,
                                                    cyc.cycles)))))
-        np.testing.assert_allclose(np.asarray(cyc(k)), np.asarray(two(k)), rtol=3e-7, atol=3e-7)
         for c in (cyc, cyc._sweepable()):  # single, and the general form a grid falls back to
-            np.testing.assert_allclose(np.asarray(c(k)), np.asarray(two(k)), rtol=3e-7, atol=3e-7)
+            # two float32 forms of one formula (lr g**i c - m c against (lr g**i - m) c)
+            np.testing.assert_allclose(np.asarray(c(k)), np.asarray(two(k)), rtol=1e-6, atol=3e-7)
         np.testing.assert_allclose(np.asarray(jaxsched.warmup(cyc, 10)(k[:11])),
                                    np.linspace(0.0, float(cyc(0)), 11), rtol=1e-6)
         back = jaxsched.from_json(jaxsched.to_json(s))

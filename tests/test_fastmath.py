@@ -225,6 +225,37 @@ def test_new_functional_helpers_agree_under_plain_call_jit_and_vmap() -> None:
     np.testing.assert_array_equal(np.asarray(jax.vmap(periodic_cosine_factor)(p)), want)
 
 
+def test_remaining_under_plain_call_jit_vmap_and_its_gradients() -> None:
+    from jaxsched.functional import progress, remaining
+
+    t = jnp.asarray([-3.0, 0.0, 1.0, 49.5, 99.0, 100.0, 250.0], jnp.float32)
+    L = jnp.asarray([100.0, 7.0, 1e-40, 0.0], jnp.float32)  # the last two: empty phases
+    plain = np.stack([np.asarray(remaining(t, x)) for x in L])
+    np.testing.assert_array_equal(np.asarray(jax.vmap(remaining, (None, 0))(t, L)), plain)
+    np.testing.assert_array_equal(np.asarray(jax.jit(remaining)(t, L[0])), plain[0])
+    np.testing.assert_allclose(plain, 1.0 - np.stack([np.asarray(progress(t, x)) for x in L]), atol=6e-8)
+    assert np.all(plain[2:] == 0.0) and plain[0, 0] == 1.0
+    # d/dL (L - t) / L = t / L**2 inside the phase, 0 outside; finite for the empty ones.
+    g = jax.vmap(jax.grad(lambda x, tt: remaining(tt, x)), (None, 0))(jnp.float32(100.0), t)
+    np.testing.assert_allclose(np.asarray(g), [0.0, 0.0, 1e-4, 49.5e-4, 99e-4, 0.0, 0.0], rtol=2e-5, atol=1e-12)
+    assert np.isfinite(np.asarray(jax.vmap(jax.grad(lambda x: remaining(jnp.float32(5.0), x)))(L))).all()
+
+
+@pytest.mark.parametrize("power", [0.1, 0.3, 0.5, 0.9, 2.5])
+def test_fractional_powers_keep_their_precision_near_the_end(power: float) -> None:
+    """(1 - p)**power and c**power near the end of the phase, where a power below 1 amplifies the
+    rounding of 1 - p (``1 - t / T`` was up to 9e-6 of the peak off; ``(T - t) / T`` is not)."""
+    import jaxsched
+
+    T = 100_000
+    t = np.arange(T - 2000, T + 2)
+    p64 = np.clip(t / T, 0.0, 1.0)
+    poly = np.asarray(jaxsched.polynomial(1.0, 0.0, T, power)(t), np.float64)
+    np.testing.assert_allclose(poly, (1.0 - p64) ** power, rtol=0, atol=3e-7)
+    cos = np.asarray(jaxsched.cosine(1.0, 0.0, T, exponent=power)(t), np.float64)
+    np.testing.assert_allclose(cos, ((1.0 + np.cos(np.pi * p64)) / 2) ** power, rtol=0, atol=3e-7)
+
+
 @pytest.mark.parametrize("peak, end", [(1.0, 0.0), (3e-4, 3e-5), (2.5, 1.0)])
 def test_cosine_schedules_within_2e7_of_the_peak_at_every_step(peak: float, end: float) -> None:
     import jaxsched

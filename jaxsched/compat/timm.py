@@ -148,9 +148,11 @@ class KDecayPolynomial(Schedule):
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
-        p = F.progress(x, self.steps)
-        pk = p if self.k_decay is None else safe_pow(p, self.k_decay)
-        v = F.blend(self.init_value, self.end_value, safe_pow(1.0 - pk, self.power))
+        if self.k_decay is None:
+            left = F.remaining(x, self.steps)  # 1 - p with its relative precision near the end
+        else:
+            left = 1.0 - safe_pow(F.progress(x, self.steps), self.k_decay)
+        v = F.blend(self.init_value, self.end_value, safe_pow(left, self.power))
         # The end is decided by comparing steps, not by p: under jit a constant T makes t / T a
         # product t * (1 / T), which can be just below 1 at t = T (then (1 - p)**power is far from 0).
         return jnp.where(x >= self.steps, self.end_value, v)
