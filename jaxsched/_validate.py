@@ -126,6 +126,18 @@ def nonneg(name: str, x: Any) -> jax.Array:
     return real(name, x, lo=0.0)
 
 
+def exponent(name: str, x: Any) -> jax.Array | None:
+    """A nonnegative exponent leaf; a concrete scalar 1 is ``None``: the identity, no power per step.
+
+    For the ports whose peers default to an exponent of 1 (optax's cosine ``exponent``, timm's
+    ``k_decay``): the same values, without a power per step. ``None`` is structure, so a grid
+    that also sweeps other exponents falls back to a leaf of 1 (``Schedule._sweepable``), and a
+    traced exponent stays a leaf.
+    """
+    e = nonneg(name, x)
+    return None if not is_traced(e) and np.ndim(e) == 0 and float(np.asarray(e)) == 1.0 else e
+
+
 def vector(
     name: str, x: Any, *, nondecreasing: bool = False, min_len: int = 0, nonneg: bool = False
 ) -> jax.Array:

@@ -81,14 +81,19 @@ def progress(t: Array, steps: Array) -> Array:
     length, however short, has a finite gradient. Lengths below the smallest
     normal float (which XLA flushes to zero) count as empty.
     """
+    t, den, inside = _phase(t, steps)
+    return jnp.where(inside, _unit_ratio(t, den), jnp.ones(jnp.broadcast_shapes(t.shape, den.shape), t.dtype))
+
+
+def _phase(t: Array, steps: Array) -> tuple[Array, Array, Array]:
+    """``(t, den, inside)``: the length as a divisor (1 for an empty phase) and ``t < steps``."""
     t = jnp.asarray(t)
     steps = jnp.asarray(steps, t.dtype)
     ok = steps >= jnp.finfo(t.dtype).tiny
     den = jnp.where(ok, steps, jnp.ones_like(steps))  # per setting: its reciprocal is taken once
     # The end is decided by comparing steps, not by the quotient (t * (1 / D) may be one ulp short
     # of 1 at t == D); an empty phase compares against -inf (over from the start).
-    inside = t < jnp.where(ok, steps, jnp.full_like(steps, -jnp.inf))
-    return jnp.where(inside, _unit_ratio(t, den), jnp.ones(jnp.broadcast_shapes(t.shape, den.shape), t.dtype))
+    return t, den, t < jnp.where(ok, steps, jnp.full_like(steps, -jnp.inf))
 
 
 def remaining(t: Array, steps: Array) -> Array:
@@ -106,11 +111,7 @@ def remaining(t: Array, steps: Array) -> Array:
     >>> F.remaining(jnp.array([-1.0, 0.0, 25.0, 99.0, 100.0, 120.0]), 100.0).tolist()
     [1.0, 1.0, 0.75, 0.009999999776482582, 0.0, 0.0]
     """
-    t = jnp.asarray(t)
-    steps = jnp.asarray(steps, t.dtype)
-    ok = steps >= jnp.finfo(t.dtype).tiny
-    den = jnp.where(ok, steps, jnp.ones_like(steps))
-    inside = t < jnp.where(ok, steps, jnp.full_like(steps, -jnp.inf))
+    t, den, inside = _phase(t, steps)
     # Above 1 before the start (t < 0), where the select caps it (and the ratio's slope is 0).
     return jnp.where(inside, clamp(_unit_ratio(den - t, den), hi=1.0), jnp.zeros_like(t))
 

@@ -90,16 +90,6 @@ def _begin(x: Any) -> Array:
     return jnp.maximum(V.real("transition_begin", x), 0.0)
 
 
-def _exponent(exponent: Any) -> Array | None:
-    """A cosine's ``exponent`` leaf; a concrete 1 is ``None``: the plain cosine, with no power per step.
-
-    The values are the same; a grid that also sweeps other exponents falls back to a leaf of 1
-    (``Schedule._sweepable``), and a traced exponent stays a leaf.
-    """
-    e = V.nonneg("exponent", exponent)
-    return None if not V.is_traced(e) and bool(np.all(np.asarray(e) == 1)) and np.ndim(e) == 0 else e
-
-
 def constant_schedule(value: Any) -> Constant:
     """optax ``constant_schedule``: ``value`` at every step.
 
@@ -280,7 +270,7 @@ def cosine_decay_schedule(init_value: Any, decay_steps: Any, alpha: Any = 0.0, e
         raise ValueError(f"The cosine_decay_schedule requires positive decay_steps, got decay_steps={decay_steps!r}.")
     I = V.value("init_value", init_value)  # noqa: E741
     a = V.value("alpha", alpha)
-    return Cosine(I, a * I, D, _exponent(exponent))
+    return Cosine(I, a * I, D, V.exponent("exponent", exponent))
 
 
 def warmup_constant_schedule(init_value: Any, peak_value: Any, warmup_steps: Any) -> Delayed:
@@ -331,7 +321,7 @@ def warmup_cosine_decay_schedule(
             )
     P = V.value("peak_value", peak_value)
     E = jnp.where(P == 0, jnp.zeros_like(P), V.value("end_value", end_value))
-    decay = Cosine(P, E, D - W, _exponent(exponent))
+    decay = Cosine(P, E, D - W, V.exponent("exponent", exponent))
     # optax joins linear_schedule(init, peak, W) at W: that is the core Warmup (the
     # ramp reaches decay(0) = peak; W <= 0 never shows the ramp).
     return Warmup(decay, W, V.value("init_value", init_value), shift=may_shift(W))

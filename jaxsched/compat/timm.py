@@ -59,7 +59,7 @@ from .._base import (
 )
 from .._primitives import Exponential, PiecewiseConstant
 from .._repeat import Repeat
-from .._validate import flag, is_traced, length, nonneg, positive, real, value, vector
+from .._validate import exponent, flag, is_traced, length, nonneg, positive, real, value, vector
 
 __all__ = [
     "CosineLRScheduler",
@@ -81,6 +81,12 @@ TIMM_VERSION = "1.0.31"
 
 
 # ----------------------------------------------------------------------------- new primitives
+
+
+def _k_decay_leaf(self: Any) -> Schedule:
+    """``_sweepable`` of the k-decay shapes: ``k_decay=None`` (k = 1, no power) as a leaf of 1."""
+    k = jnp.ones_like(self.steps) if self.k_decay is None else self.k_decay
+    return dataclasses.replace(self, k_decay=k)
 
 
 @pytree
@@ -119,9 +125,7 @@ class KDecayCosine(Schedule):
             v = F.blend(self.init_value, self.end_value, F.cosine_factor(safe_pow(p, self.k_decay)))
         return jnp.where(x >= self.steps, self.end_value, v)
 
-    def _sweepable(self) -> Schedule:
-        k = jnp.ones_like(self.steps) if self.k_decay is None else self.k_decay
-        return dataclasses.replace(self, k_decay=k)
+    _sweepable = _k_decay_leaf
 
 
 @pytree
@@ -157,9 +161,7 @@ class KDecayPolynomial(Schedule):
         # product t * (1 / T), which can be just below 1 at t = T (then (1 - p)**power is far from 0).
         return jnp.where(x >= self.steps, self.end_value, v)
 
-    def _sweepable(self) -> Schedule:
-        k = jnp.ones_like(self.steps) if self.k_decay is None else self.k_decay
-        return dataclasses.replace(self, k_decay=k)
+    _sweepable = _k_decay_leaf
 
 
 @pytree
@@ -404,15 +406,6 @@ def _warmup(curve: Schedule, W: Array, init: Array, lr: Array, prefix: Any, to_c
     return TimmWarmup(curve, W, init, lr, p, (1.0 - p) if to_curve else None)
 
 
-def _k_decay(k_decay: Any) -> Array | None:
-    """The ``k_decay`` leaf; a concrete 1 (timm's default) is ``None``: no power per step, the same values.
-
-    A grid that also sweeps other values falls back to a leaf of 1 (``_sweepable``).
-    """
-    k = nonneg("k_decay", k_decay)
-    return None if not is_traced(k) and np.ndim(k) == 0 and float(np.asarray(k)) == 1.0 else k
-
-
 def _concrete(x: Any) -> np.ndarray | None:
     """``x`` as a float64 NumPy array for a concrete check, or ``None`` when it holds a tracer.
 
@@ -534,7 +527,7 @@ def CosineLRScheduler(
     """
     del t_in_epochs, initialize
     lr, T0, m, W, w0 = _common("CosineLRScheduler", lr, t_initial, lr_min, warmup_t, warmup_lr_init)
-    k = _k_decay(k_decay)
+    k = exponent("k_decay", k_decay)
     zero = jnp.zeros_like(lr)
     curve = _cycles(lambda top: KDecayCosine(top, zero, T0, k), lr, m, T0, cycle_mul, cycle_decay, cycle_limit)
     sched = _warmup(curve, W, w0, lr, warmup_prefix)
@@ -628,7 +621,7 @@ def PolyLRScheduler(
     """
     del t_in_epochs, initialize
     lr, T0, m, W, w0 = _common("PolyLRScheduler", lr, t_initial, lr_min, warmup_t, warmup_lr_init)
-    k = _k_decay(k_decay)
+    k = exponent("k_decay", k_decay)
     q = nonneg("power", power)
     zero = jnp.zeros_like(lr)
     curve = _cycles(lambda top: KDecayPolynomial(top, zero, T0, q, k), lr, m, T0, cycle_mul, cycle_decay, cycle_limit)
