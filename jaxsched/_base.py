@@ -612,8 +612,9 @@ def safe_pow(x: Array, p: Array, exact: bool = False) -> Array:
 
     ``0 ** p`` is 0 for ``p > 0`` and 1 for ``p == 0``. In float32 the power is
     ``_fastmath.power`` (a few ulps; XLA:CPU's ``pow`` is a scalar call per
-    element, 7x its cost on a grid), and ``x`` below the smallest normal float
-    (1.2e-38) counts as 0, as XLA:CPU's flush to zero takes it anyway.
+    element, 3.4x its cost on a grid: benchmarks/RESULTS.md, "ports"), and
+    ``x`` below the smallest normal float (1.2e-38) counts as 0, as XLA:CPU's
+    flush to zero takes it anyway.
     ``exact=True`` keeps XLA's ``pow`` (tables computed once, where a peer's
     numbers are matched to the last bit and speed does not matter).
     """

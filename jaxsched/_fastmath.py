@@ -29,8 +29,8 @@ in straight-line ``jnp``:
   (``|log2 f| <= 1/2``), not of ``p log2(x)``; see its docstring. XLA:CPU's
   ``pow`` is a scalar call per element: the exponents of ``cosine``,
   ``polynomial`` and timm's k-decay, and the ports built on them (optax's
-  cosine schedules, every polynomial port), paid 7 times the arithmetic of
-  this kernel for it.
+  cosine schedules, every polynomial port), paid 3.4 times this kernel's
+  time for it (``benchmarks/RESULTS.md``, "ports").
 
 Polynomials are evaluated by Estrin's scheme (:func:`poly`).
 
