@@ -329,6 +329,8 @@ def test_cycles_are_one_restart_with_both_terms(cls):
                                    np.linspace(0.0, float(cyc(0)), 11), rtol=1e-6)
         back = jaxsched.from_json(jaxsched.to_json(s))
         np.testing.assert_array_equal(np.asarray(back(k)), np.asarray(s(k)))
+        # as an argument of the user's jit (single is static: part of the structure)
+        np.testing.assert_array_equal(np.asarray(jax.jit(lambda sch: sch(k))(s)), np.asarray(s(k)))
     g = jaxsched.grid(getattr(timm, cls), lr=[1.0, 2.0], t_initial=10, lr_min=[0.0, 0.1], cycle_limit=[1, math.inf])
     assert type(g.schedules.schedule) is timm.TimmCycles
     out = jax.vmap(lambda s: s(k[:60]))(g.schedules)
