@@ -1,8 +1,10 @@
 """Benchmark 3: ``repeat`` cost vs the number of cycles over the same steps.
 
 ``jaxsched.repeat(cosine(1, 0, P), period=P, decay=0.9)`` over S steps with
-P = S, S/10 and S/1000 (1, 10 and 1000 cycles). The cycle index is a closed
-form, so the cost should not depend on the number of cycles. For scale: the
+P = S, S/10 and S/1000 (1, 10 and 1000 cycles), equal periods (``period_mult``
+left at ``None``). The cycle index is a closed form, so the cost should not
+depend on the number of cycles. For scale: the same 1000 cycles with
+``period_mult=1.0`` (a sweepable leaf: the general closed form), the
 plain cosine (no restarts), a hand-fused restart (``t mod P``, the same decay
 per cycle), SGDR with period doubling (``period_mult=2``) and a join of six
 such SGDR pieces. Above 2**17 steps the restarts are located in exact integer
@@ -44,6 +46,11 @@ def run(cfg: Config) -> Section:
         P = S // c
         rep = jaxsched.repeat(jaxsched.cosine(1.0, 0.0, P), P, decay=0.9)
         add(f"repeat-{c}", f"repeat, {c} cycle(s) of {P:,}", rep)
+    # Equal periods are structure (period_mult=None, the default: one division per step); a leaf of 1
+    # (sweepable) runs the closed form's log1p and expm1, and the exact path's table of integer growth.
+    P = S // max(CYCLES)
+    leaf = jaxsched.repeat(jaxsched.cosine(1.0, 0.0, P), P, 1.0, decay=0.9)
+    add("repeat-leaf", f"repeat, {max(CYCLES)} cycle(s), period_mult=1.0 (a leaf, sweepable)", leaf)
     add("cosine", "plain cosine, no restarts", jaxsched.cosine(1.0, 0.0, S))
     add("sgdr", f"sgdr, period {S // 1000:,}, period_mult=2", jaxsched.sgdr(1.0, S // 1000, period_mult=2.0))
     # A join of restarts: a family of 6 repeats selects its members' leaves per step (DESIGN.md, "Join").

@@ -55,6 +55,11 @@ def _f(x: Any) -> float:
     return float(a)
 
 
+def _mult(s: Any) -> float:
+    """A ``Repeat``'s period growth (1 for ``None``, equal periods)."""
+    return 1.0 if s.period_mult is None else _f(s.period_mult)
+
+
 def _cycles(s: Any) -> float:
     """A ``Repeat``'s cycle limit (inf for ``None``, no limit)."""
     return math.inf if s.cycles is None else _f(s.cycles)
@@ -62,7 +67,7 @@ def _cycles(s: Any) -> float:
 
 def _restart_points(s: Any, limit: float) -> list[float]:
     """Cycle starts ``S_0 = 0, S_1, ...`` of a ``Repeat`` up to ``limit`` (and its cycle count)."""
-    P, m, cycles = _f(s.period), _f(s.period_mult), _cycles(s)
+    P, m, cycles = _f(s.period), _mult(s), _cycles(s)
     pts = [0.0]
     length = P
     while len(pts) <= _MAX_CYCLES and len(pts) <= cycles and pts[-1] < limit and length > 0:
@@ -119,7 +124,7 @@ def _extent(s: Any, depth: int = 0) -> float:
         return _extent(s.schedules[i], depth + 1)
     if isinstance(s, Repeat):
         n = min(_cycles(s), 3.0)
-        P, m = _f(s.period), _f(s.period_mult)
+        P, m = _f(s.period), _mult(s)
         total, length = 0.0, P
         for _ in range(int(n)):
             total += length

@@ -279,7 +279,7 @@ def onecycle_momentum(
 def sgdr(
     peak_value: Any,
     period: Any,
-    period_mult: Any = 1.0,
+    period_mult: Any = None,
     decay: Any = None,
     end_value: Any = 0.0,
     warmup_steps: Any = 0,
@@ -294,8 +294,10 @@ def sgdr(
     Cycle ``i`` lasts ``period * period_mult**i`` (any ``period_mult > 0``) and
     its values are scaled by ``decay**i``; the restart index is exact at every
     restart step (see :func:`repeat`). An optional linear warmup comes first.
-    ``decay`` and ``cycles`` default to ``None``: no decay and no cycle limit,
-    with no work for either at any step. Pass numbers to sweep them.
+    ``period_mult``, ``decay`` and ``cycles`` default to ``None``: equal
+    periods, no decay and no cycle limit, with no work for any of them at
+    any step (equal periods are found by a division, with no logarithm).
+    Pass numbers to sweep them.
 
     References: Loshchilov & Hutter, SGDR (2017).
 
@@ -310,7 +312,7 @@ def sgdr(
     rep = Repeat(
         inner,
         T0,
-        V.positive("period_mult", period_mult),
+        None if period_mult is None else V.positive("period_mult", period_mult),
         None if decay is None else V.nonneg("decay", decay),
         None if cycles is None else V.real("cycles", cycles, lo=1.0, allow_inf=True),
     )
@@ -364,5 +366,5 @@ def cyclic(
     tri = PiecewiseLinear(jnp.asarray([0.0, 1.0, 0.0], dt), jnp.stack([jnp.zeros((), dt), up, period]))
     amp_decay = jnp.where(k == 1, 0.5 * one, one)
     rate = jnp.where(k == 2, g, one)
-    wave = Repeat(tri, period, one, amp_decay)
+    wave = Repeat(tri, period, None, amp_decay)
     return Sum((Constant(lo), Product((Constant(hi - lo), wave, Exponential(one, rate, one)))))

@@ -187,9 +187,10 @@ class Repeat(Schedule):
 
     schedule: Schedule
     period: Array
-    period_mult: Array
-    # None: no amplitude decay / no cycle limit, and no work for them at any step (a number, 1 or inf
-    # included, is a leaf that may be swept and costs a power and a comparison per step).
+    # None: equal periods, found by a division (no logarithm and exponential per step); no amplitude
+    # decay; no cycle limit. None does no work for it at any step (a number, 1 or inf included, is a
+    # leaf that may be swept, and costs the closed form's log1p and expm1, a power, a comparison).
+    period_mult: Array | None = None
     decay: Array | None = None
     cycles: Array | None = None
     _takes_pair = True
@@ -205,10 +206,14 @@ class Repeat(Schedule):
         dt = self.period.dtype
         one = jnp.ones((), dt)
         P = jnp.where(self.period > 0, self.period, one)
-        m = jnp.maximum(self.period_mult, jnp.asarray(jnp.finfo(dt).eps, dt))  # finite log1p(m - 1) and its gradient
-        d = m - 1.0
-        dz = d == 0
-        ds = jnp.where(dz, one, d)
+        # m is None for equal periods (structure): every expression below in m, d or the restart table
+        # of integer growth is then left out, not computed for m = 1 (the same values, bit for bit).
+        equal = self.period_mult is None
+        if not equal:
+            m = jnp.maximum(self.period_mult, jnp.asarray(jnp.finfo(dt).eps, dt))  # finite log1p(m - 1), gradient
+            d = m - 1.0
+            dz = d == 0
+            ds = jnp.where(dz, one, d)
         x = to_float(t, dt)
         # decay**j as exp(j log decay) (XLA lowers a float power to a scalar libm call on CPU); a zero
         # decay takes a log so negative that exp gives 0 from j = 1 on and 1 at j = 0 (0**0), with
@@ -225,28 +230,33 @@ class Repeat(Schedule):
             return None if decay is None else _decay_power(decay, logd, clamp(j, hi=last))
 
         # The point shrinking cycles converge to (inf for m >= 1), per setting.
-        converge = jnp.where(d < 0, P / jnp.where(d < 0, -d, one), jnp.asarray(jnp.inf, dt))
+        converge = None if equal else jnp.where(d < 0, P / jnp.where(d < 0, -d, one), jnp.asarray(jnp.inf, dt))
 
         def closed_form() -> tuple[Array, Array, Array | None]:
             # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
             # cycle or the one before (its error is far below 1/2 where the float path is exact);
             # comparing the step with the next restart point settles which.
             rp = 1.0 / P
-            arg = clamp(x * (d * rp), -1.0 + jnp.finfo(dt).eps)  # log1p has its own JVP
-            i_geo = FM.log1p(arg) * (1.0 / jnp.log1p(ds))
+            if equal:
+                guess = x * rp
+            else:
+                arg = clamp(x * (d * rp), -1.0 + jnp.finfo(dt).eps)  # log1p has its own JVP
+                guess = jnp.where(dz, x * rp, FM.log1p(arg) * (1.0 / jnp.log1p(ds)))
             # no gradient (floor); capped where the index stops being an integer of dt (2**53 in float64:
             # 2**31 held the value at a cycle's end past 2**31 cycles of a tiny period), at least 2**31
             cap = float(max(2**31, 2 ** (jnp.finfo(dt).nmant + 1)))
-            i0 = clamp(jnp.floor(jnp.where(dz, x * rp, i_geo) - 0.5), 0.0, cap)
-            raw0 = P * _geom(i0, d)
+            i0 = clamp(jnp.floor(guess - 0.5), 0.0, cap)
+            raw0 = P * (i0 if equal else _geom(i0, d))
             # The closed form's error grows like i * log(m) ulps (0.1 steps near 2**16 in float32):
             # integer settings have integer restarts, so round them.
-            integral = (P == jnp.round(P)) & (m == jnp.round(m))
+            integral = P == jnp.round(P)
+            if not equal:
+                integral = integral & (m == jnp.round(m))
             tol = jnp.where(integral, 0.5 * one, 4 * jnp.finfo(dt).eps)
             # S_{i+1} = m S_i + P from the unrounded S_i: both points are rounded side by side, not one
             # after the other (the loop is bound by the latency of its dependency chain: log1p, expm1,
             # snap, reciprocal, cosine, DESIGN.md).
-            s0, s1 = _snap(raw0, tol), _snap(m * raw0 + P, tol)
+            s0, s1 = _snap(raw0, tol), _snap((raw0 if equal else m * raw0) + P, tol)
             # Plain float arithmetic: exact below float_path_limit, where this path is the answer; above,
             # the exact path below replaces it for integer settings, and the restart points of the
             # others carry float errors of the same order as a rounded step.
@@ -261,24 +271,28 @@ class Repeat(Schedule):
             # would only misread steps just below a point (31 misreads against 19 in a scan of integer
             # steps around every restart of 36 settings). Integer settings' points are snapped exact.
             eps = jnp.finfo(dt).eps
-            near, per_cycle = (jnp.where(integral, one, 1.0 - 3 * eps),
-                               jnp.where(integral, 0.0, 1.25 * eps * jnp.abs(jnp.log1p(d))))
-            up = x >= s1 * jnp.where(x == jnp.floor(x), one, near - i0 * per_cycle)
+            near = jnp.where(integral, one, 1.0 - 3 * eps)
+            if not equal:
+                near = near - i0 * jnp.where(integral, 0.0, 1.25 * eps * jnp.abs(jnp.log1p(d)))
+            up = x >= s1 * jnp.where(x == jnp.floor(x), one, near)
             i = i0 + up.astype(dt)
             start = jnp.where(up, s1, s0)
             # Shrinking cycles (m < 1) add up to P / (1 - m): from there on every cycle has run, and the
             # value is a cycle's end times decay**i for i -> inf (0 for decay < 1, the growth cap above 1).
             # Without this, rounding left the cycle length there about 0 of either sign (the start of a
             # cycle or its end, as it fell) and i at a float32 or float64 limit (decay**i with it).
-            past = x >= converge
-            local = jnp.where(past, P, _stretch(x - start, P, P + d * start))
+            # Equal periods: every cycle lasts P, and the child sees the step into it as it is.
+            past = None if equal else x >= converge
+            local = x - start if equal else jnp.where(past, P, _stretch(x - start, P, P + d * start))
             # decay**min(i, last) = decay**min(i0, last), times decay when i0 + 1 <= last
             scale = decay_power(i0)
             if scale is not None:
                 step_up = up if last is None else up & (i0 < last)
                 up_one = jnp.minimum(scale * decay, jnp.exp(jnp.asarray(_GROWTH_CAP, dt)))  # capped as decay_power
-                scale = jnp.where(past, decay_power(_ENDLESS * one), jnp.where(step_up, up_one, scale))
-            if self.cycles is not None:  # only _finish's cycle limit reads i
+                scale = jnp.where(step_up, up_one, scale)
+                if not equal:
+                    scale = jnp.where(past, decay_power(_ENDLESS * one), scale)
+            if self.cycles is not None and not equal:  # only _finish's cycle limit reads i
                 i = jnp.where(past, _ENDLESS * one, i)
             return i, local, scale
 
@@ -315,37 +329,48 @@ class Repeat(Schedule):
             k = jnp.where(neg, jnp.zeros_like(k), k)
             r = None if r is None else jnp.where(neg, jnp.zeros_like(r), r)
             int_p = (P == jnp.round(P)) & (P <= 2.0**30)
-            whole = (m == 1) & int_p  # equal periods: one floor division
+            whole = int_p if equal else (m == 1) & int_p  # equal periods: one floor division
             pi = jnp.where(whole, P, one).astype(k.dtype)
             q = _floordiv(k, pi)
-            # Integer growth m >= 2: at most 31 restarts lie below 2**31 (63 below 2**63). They are
-            # tabulated once per setting; each step counts those it has passed (a vectorised chain).
-            mr = jnp.round(m)
-            geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
-            p_int = jnp.where(geo, P, one).astype(k.dtype)
-            per_step = jnp.ndim(p_int) > 0 and jnp.size(p_int) >= jnp.size(k)  # leaves selected by a join
-            rows = _restart_rows(p_int, jnp.where(geo, mr, 2 * one).astype(k.dtype), per_step)
-            s_k = jnp.zeros_like(k)
-            l_k = jnp.where(geo, P, one).astype(k.dtype) + s_k
-            exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
-            n_k = s_k
-            for s_j, l_j, exact_j, exists_j in rows:
-                move = exists_j & (k >= s_j)
-                n_k = n_k + move.astype(k.dtype)
-                s_k = jnp.where(move, s_j, s_k)
-                l_k = jnp.where(move, l_j, l_k)
-                exact_l = jnp.where(move, exact_j, exact_l)
-            exact = (whole | geo) & in_range
-            i_ex = jnp.where(whole, q, jnp.where(geo, n_k, 0)).astype(dt)
-            u_ex = jnp.where(whole, k - q * pi, k - s_k).astype(dt)
-            if r is not None:
-                u_ex = u_ex + r
-            # Exact values; the gradients w.r.t. period and period_mult are those of S_i and L_i at this i.
-            g_ex = _geom(i_ex, d)
-            s_f = P * g_ex
-            l_f = P * (1.0 + d * g_ex)
-            l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
-            local_ex = _stretch(u_ex - (s_f - jax.lax.stop_gradient(s_f)), P, l_ex + (l_f - jax.lax.stop_gradient(l_f)))
+            if equal:  # no growth: the division is the whole search
+                exact = whole & in_range
+                i_ex = jnp.where(whole, q, 0).astype(dt)
+                u_ex = (k - q * pi).astype(dt)
+                if r is not None:
+                    u_ex = u_ex + r
+                # Exact values; the gradient w.r.t. the period is that of S_i = P i
+                s_f = P * i_ex
+                local_ex = u_ex - (s_f - jax.lax.stop_gradient(s_f))
+            else:
+                # Integer growth m >= 2: at most 31 restarts lie below 2**31 (63 below 2**63). They are
+                # tabulated once per setting; each step counts those it has passed (a vectorised chain).
+                mr = jnp.round(m)
+                geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
+                p_int = jnp.where(geo, P, one).astype(k.dtype)
+                per_step = jnp.ndim(p_int) > 0 and jnp.size(p_int) >= jnp.size(k)  # leaves selected by a join
+                rows = _restart_rows(p_int, jnp.where(geo, mr, 2 * one).astype(k.dtype), per_step)
+                s_k = jnp.zeros_like(k)
+                l_k = jnp.where(geo, P, one).astype(k.dtype) + s_k
+                exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
+                n_k = s_k
+                for s_j, l_j, exact_j, exists_j in rows:
+                    move = exists_j & (k >= s_j)
+                    n_k = n_k + move.astype(k.dtype)
+                    s_k = jnp.where(move, s_j, s_k)
+                    l_k = jnp.where(move, l_j, l_k)
+                    exact_l = jnp.where(move, exact_j, exact_l)
+                exact = (whole | geo) & in_range
+                i_ex = jnp.where(whole, q, jnp.where(geo, n_k, 0)).astype(dt)
+                u_ex = jnp.where(whole, k - q * pi, k - s_k).astype(dt)
+                if r is not None:
+                    u_ex = u_ex + r
+                # Exact values; the gradients w.r.t. period and period_mult are those of S_i and L_i at this i.
+                g_ex = _geom(i_ex, d)
+                s_f = P * g_ex
+                l_f = P * (1.0 + d * g_ex)
+                l_ex = jax.lax.stop_gradient(jnp.where(whole, P, jnp.where(exact_l, l_k.astype(dt), l_f)))
+                local_ex = _stretch(u_ex - (s_f - jax.lax.stop_gradient(s_f)), P,
+                                    l_ex + (l_f - jax.lax.stop_gradient(l_f)))
             scale_ex = decay_power(i_ex)
             scale = None if scale is None else jnp.where(exact, scale_ex, scale)
             return jnp.where(exact, i_ex, i), jnp.where(exact, local_ex, local), scale
@@ -362,6 +387,7 @@ class Repeat(Schedule):
         P = self.period
         return dataclasses.replace(  # (a subclass keeps its class and its own fields)
             self, schedule=self.schedule._sweepable(),
+            period_mult=jnp.ones_like(P) if self.period_mult is None else self.period_mult,
             decay=jnp.ones_like(P) if self.decay is None else self.decay,
             cycles=jnp.full_like(P, jnp.inf) if self.cycles is None else self.cycles,
         )
@@ -388,7 +414,7 @@ class Repeat(Schedule):
 def repeat(
     schedule: Schedule,
     period: Any,
-    period_mult: Any = 1.0,
+    period_mult: Any = None,
     decay: Any = None,
     cycles: Any = None,
 ) -> Repeat:
@@ -411,7 +437,10 @@ def repeat(
     Args:
       schedule: the schedule of one cycle, on ``[0, period]``.
       period: length of the first cycle (``> 0``).
-      period_mult: growth factor of each cycle's length (``> 0``).
+      period_mult: growth factor of each cycle's length (``> 0``);
+        ``None`` (the default) means equal periods, found by one division
+        per step (no logarithm or exponential). A number, 1 included, is a
+        leaf that can be swept.
       decay: amplitude factor per cycle (``>= 0``); ``None`` (the default)
         means 1 with no power computed. A number, 1 included, is a leaf that
         can be swept.
@@ -431,7 +460,7 @@ def repeat(
     return Repeat(
         schedule,
         V.positive("period", period),
-        V.positive("period_mult", period_mult),
+        None if period_mult is None else V.positive("period_mult", period_mult),
         None if decay is None else V.nonneg("decay", decay),
         None if cycles is None else V.real("cycles", cycles, lo=0.0, allow_inf=True),
     )

@@ -126,6 +126,11 @@ def nonneg(name: str, x: Any) -> jax.Array:
     return real(name, x, lo=0.0)
 
 
+def _one_is_none(x: jax.Array) -> jax.Array | None:
+    """``None`` for a concrete scalar 1 (structure: the identity, no work per step), else ``x``."""
+    return None if not is_traced(x) and np.ndim(x) == 0 and float(np.asarray(x)) == 1.0 else x
+
+
 def exponent(name: str, x: Any) -> jax.Array | None:
     """A nonnegative exponent leaf; a concrete scalar 1 is ``None``: the identity, no power per step.
 
@@ -134,8 +139,17 @@ def exponent(name: str, x: Any) -> jax.Array | None:
     that also sweeps other exponents falls back to a leaf of 1 (``Schedule._sweepable``), and a
     traced exponent stays a leaf.
     """
-    e = nonneg(name, x)
-    return None if not is_traced(e) and np.ndim(e) == 0 and float(np.asarray(e)) == 1.0 else e
+    return _one_is_none(nonneg(name, x))
+
+
+def growth(name: str, x: Any) -> jax.Array | None:
+    """A positive period growth leaf; a concrete scalar 1 is ``None``: equal periods (``Repeat``).
+
+    For the ports whose peers default to a growth of 1 (torch's ``T_mult``, timm's ``cycle_mul``,
+    and Keras's ``t_mul`` given as 1): the same values, with the cycle found by a division instead
+    of a logarithm per step. A grid that also sweeps other growths falls back to a leaf of 1.
+    """
+    return _one_is_none(positive(name, x))
 
 
 def vector(

@@ -398,10 +398,14 @@ def test_join_pieces_see_their_local_step() -> None:
     np.testing.assert_allclose(out, [0.0, 0.25, 0.5, 0.75, 5.0, 4.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0], rtol=1e-6)
 
 
-def _rep_lin(period: float, mult: float = 1.0, decay: float = 1.0, cycles: float = math.inf, low: float = 0.0) -> Any:
-    """``repeat(linear(1, low, P), ...)`` and its reference: one program structure for all tests below."""
-    s = js.repeat(js.linear(1.0, low, float(period)), float(period), float(mult), float(decay), float(cycles))
-    return s, R.repeat(R.linear(1.0, low, period), period, mult, decay, cycles)
+def _rep_lin(
+    period: float, mult: float | None = 1.0, decay: float = 1.0, cycles: float = math.inf, low: float = 0.0
+) -> Any:
+    """``repeat(linear(1, low, P), ...)`` and its reference: one program structure for all tests below
+    (and one more for ``mult=None``, equal periods as structure)."""
+    m = None if mult is None else float(mult)
+    s = js.repeat(js.linear(1.0, low, float(period)), float(period), m, float(decay), float(cycles))
+    return s, R.repeat(R.linear(1.0, low, period), period, 1.0 if mult is None else mult, decay, cycles)
 
 
 def _ev_padded(s: js.Schedule, k: Any, dtype: Any) -> np.ndarray:
@@ -410,15 +414,17 @@ def _ev_padded(s: js.Schedule, k: Any, dtype: Any) -> np.ndarray:
     return _ev(s, _pad(k, N_POINTS).astype(dtype))[: len(k)]
 
 
-@pytest.mark.parametrize("period, mult", [(1, 3), (1, 10), (1, 2), (3, 2), (2, 7), (5, 1), (1, 1)])
-def test_repeat_restarts_exactly_at_every_integer_restart(period: int, mult: int) -> None:
+@pytest.mark.parametrize(
+    "period, mult", [(1, 3), (1, 10), (1, 2), (3, 2), (2, 7), (5, 1), (1, 1), (5, None), (1, None)]
+)
+def test_repeat_restarts_exactly_at_every_integer_restart(period: int, mult: int | None) -> None:
     """At every restart step below 2**31 the value is the cycle's peak (no floored log)."""
     restarts, s, length = [], 0, period
     while s + length <= R.INT32_MAX and len(restarts) < N_POINTS // 2:
         s += length
-        length *= mult
+        length *= mult or 1
         restarts.append(s)
-    if mult == 1:  # equal cycles: the last restarts below 2**31 too
+    if mult in (1, None):  # equal cycles: the last restarts below 2**31 too
         last = (R.INT32_MAX // period) * period
         restarts[-4:] = [last - 3 * period, last - 2 * period, last - period, last]
     n = len(restarts)
@@ -426,7 +432,7 @@ def test_repeat_restarts_exactly_at_every_integer_restart(period: int, mult: int
     sched, _ = _rep_lin(period, mult)
     at = _ev_padded(sched, np.concatenate([k, k - 1]), np.int32)
     np.testing.assert_array_equal(at[:n], 1.0)
-    prev_len = np.asarray([period * mult**i for i in range(n)], np.float64)
+    prev_len = np.asarray([period * (mult or 1) ** i for i in range(n)], np.float64)
     assert_close_to_peak(at[n:], 1.0 / prev_len, 1.0)  # the previous cycle's last step
     small = k[k < 2**24]  # float32 steps hold these integers exactly
     np.testing.assert_array_equal(_ev_padded(sched, small, np.float32), 1.0)
@@ -454,10 +460,13 @@ def test_repeat_known_floored_log_cases() -> None:
     [
         # 1000 cycles, then the last cycle's end value holds
         (10, 1.0, 0.99, 1000, 0.0, [0, 5, 9990, 9995, 9999, 10000, 10005, R.INT32_MAX]),
-        # equal cycles far out (exact integer arithmetic)
+        # equal cycles far out (exact integer arithmetic), as a leaf and as structure (None)
         (10, 1.0, 1.0, math.inf, 0.1, [10**6, 10**6 + 3, 10**6 + 10, 2**30 + 7, 2**30 + 10, R.INT32_MAX]),
+        (10, None, 0.9, math.inf, 0.1, [0, 9, 10, 10**6, 10**6 + 3, 10**6 + 10, 2**30 + 7, 2**30 + 10, R.INT32_MAX]),
+        (2.5, None, 1.0, 7.5, 0.0, [0, 2, 3, 5, 7, 17, 19, 20, 21, 10**5, 2**17 + 1, 10**6]),
         # cycles=2.5 runs three cycles (0, 1, 2), then holds cycle 2's end value
         (10, 1.0, 0.5, 2.5, 0.5, [0, 10, 20, 29, 30, 31, 1000]),
+        (10, None, 0.5, 2.5, 0.5, [0, 10, 20, 29, 30, 31, 1000]),
         # cycles=0 runs none: the end value from the start (timm's cycle_limit=0); 0.5 runs one
         (10, 1.0, 0.5, 0, 0.5, [0, 1, 9, 10, 11, 1000]),
         (10, 2.0, 0.5, 0.5, 0.5, [0, 1, 9, 10, 11, 1000]),
@@ -469,7 +478,9 @@ def test_repeat_known_floored_log_cases() -> None:
         (16, 0.5, 1.0, 6, 0.0, [0, 15, 16, 23, 24, 28, 30, 31, 40, 10**6]),
     ],
 )
-def test_repeat_against_reference(period: float, mult: float, decay: float, cycles: float, low: float, k: Any) -> None:
+def test_repeat_against_reference(
+    period: float, mult: float | None, decay: float, cycles: float, low: float, k: Any
+) -> None:
     s, ref = _rep_lin(period, mult, decay, cycles, low)
     k = np.asarray(k, np.int64)
     assert_close_to_peak(_ev_padded(s, k, np.int32), ref(k), 1.0, rtol=2e-6)
@@ -1014,6 +1025,52 @@ def test_repeat_without_decay_or_limit_is_structure(mult: float) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-6)
     program = lambda s: str(jax.make_jaxpr(lambda s: s(k))(s))  # noqa: E731
     assert len(program(bare)) < 0.9 * len(program(full))
+
+
+@pytest.mark.parametrize("period", [10.0, 7.3, 2.5])
+def test_repeat_of_equal_periods_is_structure(period: float) -> None:
+    # period_mult=None (the default of repeat and sgdr) is equal periods as structure: the values of a
+    # leaf of 1 to the bit, on the closed form (steps below 2**17), the exact integer path (above) and
+    # float steps, with a decay and a cycle limit too, from a program without the logarithm and
+    # exponential of the closed form or the restart table of integer growth.
+    far = [2**17 - 1, 2**17, 2**20 + 3, 2**30 + 7, R.INT32_MAX]
+    k = jnp.asarray(np.concatenate([np.arange(0, 300), far]), jnp.int32)
+    x = jnp.asarray([0.0, 2.4, 2.5, 7.29, 7.3, 9.5, 10.0, 31.25, 1e5 + 0.5, 3e6 + 0.25], jnp.float32)
+    inner = js.cosine(1.0, 0.1, period)
+    for kw in ({}, {"decay": 0.9}, {"decay": 0.9, "cycles": 7.0}):
+        eq, leaf = js.repeat(inner, period, **kw), js.repeat(inner, period, 1.0, **kw)
+        assert eq.period_mult is None and leaf.period_mult is not None
+        for t in (k, x):
+            np.testing.assert_array_equal(np.asarray(eq(t)), np.asarray(leaf(t)))
+        for t in (k[:300], x):  # gradients: the same up to rounding (no period_mult leaf to differentiate)
+
+            def grads(s: js.Schedule, t: jax.Array = t) -> list[np.ndarray]:
+                g = jax.grad(lambda s: s(t).sum())(s)
+                return [np.asarray(g.period), np.asarray(g.schedule.init_value)] + (
+                    [np.asarray(g.decay)] if "decay" in kw else [])
+
+            for a, b in zip(grads(eq), grads(leaf)):
+                np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+                assert all_finite(a)
+    program = lambda s, t: str(jax.make_jaxpr(lambda s: s(t))(s))  # noqa: E731
+    eq, leaf = js.sgdr(1.0, period), js.sgdr(1.0, period, 1.0)
+    assert eq.schedule.period_mult is None
+    for t in (k, x):
+        assert "scan" not in program(eq, t) and "scan" in program(leaf, t)  # the restart table of growth m >= 2
+        assert len(program(eq, t)) < 0.7 * len(program(leaf, t))
+    # a batch mixing equal periods with growth falls back to a leaf of 1 (_sweepable; the cosine's
+    # exponent to a leaf of 1 too, whose power rounds differently) and keeps each value
+    mixed = [js.sgdr(1.0, period), js.sgdr(1.0, period, 2.0), js.sgdr(1.0, period, 1.0)]
+    batch = js.stack(mixed)
+    assert batch.schedule.period_mult.shape == (3,)
+    got = jax.vmap(lambda s: s(k))(batch)
+    for row, s in zip(np.asarray(got), mixed):
+        assert_close_to_peak(row, np.asarray(s(k)), 1.0, 2e-7)
+    # configs keep the structure: null loads back as equal periods, a number as a leaf
+    for s in mixed[::2]:
+        back = js.from_config(js.to_config(s))
+        assert (back.schedule.period_mult is None) == (s.schedule.period_mult is None)
+        np.testing.assert_array_equal(np.asarray(back(k)), np.asarray(s(k)))
 
 
 def _nested_restarts(depth: int) -> js.Schedule:

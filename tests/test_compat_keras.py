@@ -162,6 +162,16 @@ def test_polynomial_end_exact_under_closure_jit():
     assert float(jax.jit(lambda k: s(k))(41)) == 0.0
 
 
+def test_t_mul_of_one_is_equal_periods():
+    """t_mul=1 (concrete) is equal periods as structure, the values of a traced 1; 2 (the default) a leaf."""
+    assert K.CosineDecayRestarts(1.0, 10, t_mul=1.0).terms[1].period_mult is None
+    assert K.CosineDecayRestarts(1.0, 10).terms[1].period_mult is not None
+    k = jnp.arange(0, 200, 3)
+    traced = jax.jit(lambda m: K.CosineDecayRestarts(1.0, 10, t_mul=m, m_mul=0.5)(k))(1.0)
+    plain = K.CosineDecayRestarts(1.0, 10, t_mul=1.0, m_mul=0.5)(k)
+    np.testing.assert_array_equal(np.asarray(traced), np.asarray(plain))
+
+
 def test_growth_is_capped_and_shrinking_restarts_stay_finite():
     # ExponentialDecay with decay_rate > 1: the core caps the exponent at 80 where Keras overflows to inf.
     # CosineDecayRestarts with t_mul < 1: Keras gives NaN from k = D / (1 - t_mul) on; jaxsched stays finite.

@@ -339,6 +339,20 @@ def test_cycles_are_one_restart_with_both_terms(cls):
         np.testing.assert_allclose(np.asarray(out[i]), np.asarray(one(k[:60])), rtol=1e-6, atol=1e-7)
 
 
+def test_default_cycle_mul_is_equal_periods_and_a_grid_mixing_growths_matches():
+    """timm's default cycle_mul=1 (concrete) is equal periods as structure (no logarithm per step);
+    other growths are leaves, and a grid mixing them gives each setting's values."""
+    make = timm.CosineLRScheduler
+    assert make(1.0, 10, cycle_limit=5).schedule.period_mult is None
+    assert make(1.0, 10, cycle_mul=2.0, cycle_limit=5).schedule.period_mult is not None
+    k = jnp.arange(0, 200, 3)
+    g = jaxsched.grid(make, lr=[1.0, 2.0], t_initial=10, cycle_mul=[1.0, 1.5], cycle_limit=5, cycle_decay=0.5)
+    out = jax.vmap(lambda s: s(k))(g.schedules)
+    for i, (lr, m) in enumerate(zip(g.settings["lr"], g.settings["cycle_mul"])):
+        one = make(lr, 10, cycle_mul=m, cycle_limit=5, cycle_decay=0.5)
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(one(k)), rtol=1e-6, atol=2e-7 * lr)
+
+
 @pytest.mark.parametrize("cls,shape", [("CosineLRScheduler", "KDecayCosine"), ("PolyLRScheduler", "KDecayPolynomial")])
 def test_default_k_decay_takes_no_power_and_a_grid_mixing_k_decays_matches(cls, shape):
     """timm's default k_decay=1 is structure (None: no power per step); other values and traced ones

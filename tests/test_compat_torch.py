@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jaxsched
 from jaxsched._base import Array, Schedule, float_dtype, pytree, static_field, to_float
 from jaxsched.compat import torch as T
 from tests.helpers import TraceCounter, all_finite, assert_close_to_peak
@@ -468,6 +469,25 @@ def test_warm_restarts_exact_at_every_restart() -> None:
     assert (1, 3, 121) in missed and (1, 10, 111) in missed
 
 
+def test_t_mult_of_one_is_equal_periods_and_a_grid_mixing_growths_matches() -> None:
+    """torch's default ``T_mult=1`` (concrete) builds equal periods as structure (no logarithm per
+    step); other growths and a traced one are leaves, and a grid mixing them (falling back to a leaf
+    of 1) gives each setting's values. The equal-period waves (CosineAnnealingLR, CyclicLR) too."""
+    k = jnp.arange(0, 400, 3)
+    assert T.CosineAnnealingWarmRestarts(1.0, 10).period_mult is None
+    assert T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=1.0).period_mult is None
+    assert T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=2).period_mult is not None
+    assert T.CosineAnnealingLR(1.0, 10).factor.period_mult is None
+    assert T.CyclicLR(0.1, 1.0, 10).terms[1].factors[1].period_mult is None
+    plain = np.asarray(T.CosineAnnealingWarmRestarts(1.0, 10)(k))
+    traced = jax.jit(lambda m: T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=m)(k))(1.0)
+    np.testing.assert_array_equal(np.asarray(traced), plain)
+    g = jaxsched.grid(T.CosineAnnealingWarmRestarts, lr=[1.0, 0.5], T_0=[10, 7], T_mult=[1, 2, 3])
+    out = jax.vmap(lambda s: s(k))(g.schedules)
+    for i, (lr, t0, m) in enumerate(zip(*(g.settings[a] for a in ("lr", "T_0", "T_mult")))):
+        assert_close_to_peak(np.asarray(out[i]), np.asarray(T.CosineAnnealingWarmRestarts(lr, t0, m)(k)), lr, 2e-7)
+
+
 def test_onecycle_past_the_end_and_zero_length_phase() -> None:
     """k = T extrapolates as torch; k > T (torch raises) gives the final value; extrapolate=False
     clamps. pct_start * total_steps == 1: torch divides by zero; ours starts at max_lr."""
@@ -694,7 +714,6 @@ def test_onecycle_configs_load_back_at_every_recorded_setting(extrapolate: bool)
     # pct_start * T < 1 puts the first knots below 0 (a shift), and three-phase pct_start > 1/2 gives the
     # last phase a negative span: each recorded setting (among them both kinds) loads back from its
     # config with the same values, which still match torch's.
-    import jaxsched
 
     cases = load("OneCycleLR")
     edges = set()

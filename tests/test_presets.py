@@ -232,7 +232,7 @@ class Case:
 
 CHOICES = {"decay_shape": WSD_SHAPES, "anneal_strategy": ANNEAL, "mode": MODES}
 # Arguments whose None default means a number (no power, no decay, no cycle limit): traced builds pass it.
-NONE_MEANS = {"exponent": 1.0, "decay": 1.0, "cycles": math.inf}
+NONE_MEANS = {"exponent": 1.0, "period_mult": 1.0, "decay": 1.0, "cycles": math.inf}
 
 
 def _wsd_case(id, shape, **kw):

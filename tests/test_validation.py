@@ -56,6 +56,7 @@ NONE_OK = {
     ("exponential", "end_value"),
     ("clip", "lo"),
     ("clip", "hi"),
+    ("repeat", "period_mult"),
     ("repeat", "decay"),
     ("repeat", "cycles"),
 }

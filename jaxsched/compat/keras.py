@@ -39,7 +39,7 @@ from .._base import Array, Schedule, pytree, safe_div, static_field, to_float
 from .._join import Warmup, may_shift
 from .._primitives import Constant, Cosine, Exponential, PiecewiseConstant, Polynomial, constant
 from .._repeat import Repeat
-from .._validate import flag, is_traced, nonneg, positive, value, vector
+from .._validate import flag, growth, is_traced, nonneg, positive, value, vector
 
 __all__ = [
     "ExponentialDecay",
@@ -336,7 +336,7 @@ def CosineDecayRestarts(
     D = positive("first_decay_steps", first_decay_steps)
     a = value("alpha", alpha)
     inner = Cosine((1.0 - a) * v0, jnp.zeros_like(v0), D)
-    rep = Repeat(inner, D, positive("t_mul", t_mul), nonneg("m_mul", m_mul), jnp.asarray(jnp.inf, v0.dtype))
+    rep = Repeat(inner, D, growth("t_mul", t_mul), nonneg("m_mul", m_mul), jnp.asarray(jnp.inf, v0.dtype))
     return Sum((Constant(a * v0), rep))
 
 

@@ -59,7 +59,7 @@ from .._base import (
 )
 from .._primitives import Exponential, PiecewiseConstant
 from .._repeat import Repeat
-from .._validate import exponent, flag, is_traced, length, nonneg, positive, real, value, vector
+from .._validate import exponent, flag, growth, is_traced, length, nonneg, positive, real, value, vector
 
 __all__ = [
     "CosineLRScheduler",
@@ -390,7 +390,7 @@ def _cycles(
     make: Any, lr: Array, lr_min: Array, t_initial: Array, cycle_mul: Any, cycle_decay: Any, cycle_limit: Any
 ) -> TimmCycles:
     """``lr_min + (lr * decay**i - lr_min) * c_i(t)`` over timm's cycles, ``lr_min`` after the limit."""
-    M = positive("cycle_mul", cycle_mul)
+    M = growth("cycle_mul", cycle_mul)
     g = nonneg("cycle_decay", cycle_decay)
     L = real("cycle_limit", cycle_limit, lo=0.0, allow_inf=True)
     single = not is_traced(L) and bool((np.asarray(L) <= 1).all())  # timm's default: one cycle, no search

@@ -477,7 +477,7 @@ def CosineAnnealingLR(lr: Any, T_max: Any, eta_min: Any = 0.0) -> Multiplicative
     one = _one()
     r = safe_div(m, b)
     wave = Join((Cosine(one, r, T), Cosine(r, one, T)), jnp.reshape(T, (1,)))
-    return Multiplicative(b, Repeat(wave, 2.0 * T, one))
+    return Multiplicative(b, Repeat(wave, 2.0 * T))
 
 
 def CosineAnnealingWarmRestarts(lr: Any, T_0: Any, T_mult: Any = 1, eta_min: Any = 0.0) -> Repeat:
@@ -498,7 +498,7 @@ def CosineAnnealingWarmRestarts(lr: Any, T_0: Any, T_mult: Any = 1, eta_min: Any
     """
     b = V.value("lr", lr)
     T0 = V.positive("T_0", T_0)
-    m = V.positive("T_mult", T_mult)
+    m = V.growth("T_mult", T_mult)
     return Repeat(Cosine(b, V.value("eta_min", eta_min), T0), T0, m)
 
 
@@ -603,9 +603,8 @@ def _cyclic(
     down = up if step_size_down is None else V.length("step_size_down", step_size_down)
     dt = float_dtype()
     period = up + down
-    one = _one()
     tri = PiecewiseLinear(jnp.asarray([0.0, 1.0, 0.0], dt), jnp.stack([jnp.zeros((), dt), up, period]))
-    wave = Repeat(tri, period, one)
+    wave = Repeat(tri, period)
     g = _as_factor("scale_fn", scale_fn)
     scale = _CycleScale(g, period) if scale_mode == "cycle" else g
     return Sum((Constant(lo_a), Product((Constant(hi_a - lo_a), wave, scale))))

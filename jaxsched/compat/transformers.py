@@ -282,8 +282,7 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
     pos = C > 0
     period = span / jnp.where(pos, C, jnp.ones_like(C))  # C = 0: one flat cycle at lr
     cycle = Cosine(lr, jnp.where(pos, _zero(lr), lr), period)
-    one = jnp.ones_like(lr)
-    rep = Repeat(cycle, period, one)
+    rep = Repeat(cycle, period)
     return _with_warmup(Join((rep, Constant(_zero(lr))), jnp.reshape(span, (1,))), W, lr)
 
 
