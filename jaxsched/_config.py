@@ -1066,6 +1066,13 @@ def _register_core() -> None:
         return check
 
     def check_select(s: Any, bs: tuple[int, ...]) -> None:
+        if (s.index is None) == (s.fixed is None):
+            raise ValueError(f"Select needs one of index (a leaf) and fixed, got {s.index!r} and {s.fixed!r}")
+        if s.fixed is not None:
+            f = s.fixed
+            if isinstance(f, bool) or not isinstance(f, int) or not 0 <= f < len(s.schedules):
+                raise ValueError(f"fixed must be an integer in 0..{len(s.schedules) - 1}, got {f!r}")
+            return
         a = np.asarray(s.index)
         if a.shape != bs:
             raise ValueError(f"index must be one integer (per batch member), got shape {list(a.shape)}")

@@ -351,18 +351,47 @@ class Warmup(Schedule):
 
 @pytree
 class Select(Schedule):
-    """``schedules[index](t)``: the choice of schedule is an int leaf, so it can be swept."""
+    """``schedules[index](t)``: the choice of schedule is an int leaf, so it can be swept.
 
-    index: Array
+    Or ``fixed`` (with ``index=None``), a static choice: structure, so only that schedule is
+    computed. The presets set it where a choice is given by name (``onecycle(anneal_strategy="cos")``,
+    ``cyclic(mode="triangular")``), as ``cooldown`` does its shape; an index keeps the leaf. A batch
+    mixing choices falls back to the index leaf (``_sweepable``).
+    """
+
+    index: Array | None
     schedules: tuple[Schedule, ...]
-    _takes_pair = True
+    fixed: int | None = static_field(default=None)
+
+    # A static choice is its schedule to its parent: the time in the form that schedule takes, unclipped
+    # below 0 where it is finite there (a join's float child gets the cheaper local step; see local_time).
+    @property
+    def _takes_pair(self) -> bool:  # type: ignore[override]
+        return self.fixed is None or self.schedules[self.fixed]._takes_pair
+
+    @property
+    def _negative_ok(self) -> bool:  # type: ignore[override]
+        return self.fixed is not None and self.schedules[self.fixed]._negative_ok
 
     def _eval(self, t: Array) -> Array:
+        if self.fixed is not None:
+            return self.schedules[self.fixed]._at(t)
         vals = [s._at(t) for s in self.schedules]
         out = vals[0]
         for i, v in enumerate(vals[1:], start=1):
             out = jnp.where(self.index == i, v, out)
         return out
+
+    def _sweepable(self) -> Schedule:
+        s = super()._sweepable()
+        if self.fixed is None:
+            return s
+        return dataclasses.replace(s, index=jnp.asarray(self.fixed, jnp.int32), fixed=None)  # type: ignore[type-var]
+
+
+def choose(index: Array | None, fixed: int | None, schedules: tuple[Schedule, ...]) -> Schedule:
+    """The ``Select`` of :func:`jaxsched._validate.choice_or_name`'s pair: a leaf ``index``, or ``fixed``."""
+    return Select(None, schedules, fixed) if fixed is not None else Select(index, schedules)
 
 
 def _schedules(name: str, schedules: Any, min_len: int = 1) -> tuple[Schedule, ...]:

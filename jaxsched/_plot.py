@@ -55,6 +55,12 @@ def _f(x: Any) -> float:
     return float(a)
 
 
+def _chosen(s: Any) -> int:
+    """A ``Select``'s chosen schedule: its static ``fixed`` choice or its index leaf (clipped)."""
+    i = s.fixed if s.fixed is not None else int(np.asarray(s.index))
+    return int(np.clip(i, 0, len(s.schedules) - 1))
+
+
 def _mult(s: Any) -> float:
     """A ``Repeat``'s period growth (1 for ``None``, equal periods)."""
     return 1.0 if s.period_mult is None else _f(s.period_mult)
@@ -120,8 +126,7 @@ def _extent(s: Any, depth: int = 0) -> float:
         last = float(b[-1]) if b.size else 0.0
         return last + _extent(s.schedules[-1], depth + 1)
     if isinstance(s, Select):
-        i = int(np.clip(int(np.asarray(s.index)), 0, len(s.schedules) - 1))
-        return _extent(s.schedules[i], depth + 1)
+        return _extent(s.schedules[_chosen(s)], depth + 1)
     if isinstance(s, Repeat):
         n = min(_cycles(s), 3.0)
         P, m = _f(s.period), _mult(s)
@@ -227,8 +232,7 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
                 out += _from(off, _segments(piece, lo, hi - lo, depth + 1))
         return out
     if isinstance(s, Select):
-        i = int(np.clip(int(np.asarray(s.index)), 0, len(s.schedules) - 1))
-        return _segments(s.schedules[i], off, length, depth + 1)
+        return _segments(s.schedules[_chosen(s)], off, length, depth + 1)
     if isinstance(s, Repeat):
         pts = _restart_points(s, length)
         out = []

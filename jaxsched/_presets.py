@@ -15,8 +15,8 @@ import numpy as np
 
 from . import _validate as V
 from ._arith import Product, Sum
-from ._base import Array, float_dtype
-from ._join import Join, Select, Warmup, may_shift
+from ._base import Array, Schedule, float_dtype
+from ._join import Join, Warmup, choose, may_shift
 from ._primitives import COOLDOWN_SHAPES, Constant, Cooldown, Cosine, Exponential, InverseSqrt, Linear, PiecewiseLinear
 from ._repeat import Repeat
 
@@ -187,8 +187,9 @@ def wsd(
     return Warmup(body, W, V.value("init_value", init_value), P, may_shift(W))
 
 
-def _phase(strategy: Array, a: Array, b: Array, n: Array) -> Select:
-    return Select(strategy, (Cosine(a, b, n), Linear(a, b, n)))
+def _phase(strategy: tuple[Array | None, int | None], a: Array, b: Array, n: Array) -> Schedule:
+    """A cosine or linear phase: ``strategy`` is ``choice_or_name``'s pair (a leaf, or a name's static choice)."""
+    return choose(*strategy, (Cosine(a, b, n), Linear(a, b, n)))
 
 
 def _onecycle_knots(total_steps: Any, pct_start: Any, three_phase: Any) -> tuple[Array, Array, Array, Array]:
@@ -231,8 +232,10 @@ def onecycle(
     Each phase is a cosine (``"cos"``) or linear (``"linear"``) interpolation.
     Knots are at ``pct_start * N`` (the idealised policy; torch's knots at
     ``pct_start * N - 1`` are in :mod:`jaxsched.compat.torch`).
-    ``three_phase`` and ``anneal_strategy`` are leaves too (a 0/1 flag and an
-    index), so both can be swept. Pair with :func:`onecycle_momentum`.
+    ``three_phase`` is a leaf (a 0/1 flag) and can be swept;
+    ``anneal_strategy`` may be a name (structure: only that interpolation is
+    computed; a grid over names batches them as indices) or an integer index
+    (a leaf, traced too). Pair with :func:`onecycle_momentum`.
 
     >>> import jaxsched
     >>> s = jaxsched.onecycle(1.0, total_steps=100, pct_start=0.25, anneal_strategy="linear")
@@ -243,7 +246,7 @@ def onecycle(
     P = V.positive("peak_value", peak_value)
     a = P / V.positive("div_factor", div_factor)
     z = a / V.positive("final_div_factor", final_div_factor)
-    k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+    k = V.choice_or_name("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     last_start = jnp.where(three > 0.5, a, P)
     pieces = (_phase(k, a, P, up), _phase(k, P, a, mid), _phase(k, last_start, z, T - up - mid))
     return Join(pieces, jnp.stack([up, up + mid]))
@@ -270,7 +273,7 @@ def onecycle_momentum(
     T, up, mid, three = _onecycle_knots(total_steps, pct_start, three_phase)
     lo = V.value("base_momentum", base_momentum)
     hi = V.value("max_momentum", max_momentum)
-    k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+    k = V.choice_or_name("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     last_start = jnp.where(three > 0.5, hi, lo)
     pieces = (_phase(k, hi, lo, up), _phase(k, lo, hi, mid), _phase(k, last_start, hi, T - up - mid))
     return Join(pieces, jnp.stack([up, up + mid]))
@@ -335,10 +338,12 @@ def cyclic(
     ``h`` is a triangle that rises over ``step_size_up`` and falls over
     ``step_size_down`` (default: the same), repeating forever; ``g`` is 1
     (``"triangular"``), ``0.5**cycle`` (``"triangular2"``) or ``gamma**t``
-    (``"exp_range"``, ``t`` the global step). ``mode`` may be an index, traced
-    too. ``gamma > 0`` is read by ``"exp_range"`` only; with another mode given
-    concretely, any real ``gamma`` is accepted and unused (as in torch's
-    ``CyclicLR``). For the matching momentum cycle pass the momenta in reverse:
+    (``"exp_range"``, ``t`` the global step). ``mode`` may be a name
+    (structure: only its factors are computed; a grid over names batches them
+    as indices) or an integer index (a leaf, traced too). ``gamma > 0`` is
+    read by ``"exp_range"`` only; with another mode given concretely, any
+    real ``gamma`` is accepted and unused (as in torch's ``CyclicLR``). For
+    the matching momentum cycle pass the momenta in reverse:
     ``cyclic(max_momentum, base_momentum, ...)``.
 
     >>> import jaxsched
@@ -355,16 +360,21 @@ def cyclic(
         raise ValueError(
             f"cyclic: step_size_up + step_size_down must be > 0, got {step_size_up!r} and {step_size_down!r}"
         )
-    k = V.choice("mode", mode, CYCLIC_MODES)
-    # gamma is read by "exp_range" only: with another mode named (concrete) any real is accepted and
+    k, fixed = V.choice_or_name("mode", mode, CYCLIC_MODES)
+    # gamma is read by "exp_range" only: with another mode chosen concretely any real is accepted and
     # unused, as torch's CyclicLR does; where the mode is traced any of them may run.
-    exp_range = V.is_traced(k) or int(k) == CYCLIC_MODES.index("exp_range")
+    exp_range = fixed == 2 if fixed is not None else V.is_traced(k) or int(k) == CYCLIC_MODES.index("exp_range")
     g = V.positive("gamma", gamma) if exp_range else V.real("gamma", gamma)
     one = _one()
     dt = float_dtype()
     period = up + down
     tri = PiecewiseLinear(jnp.asarray([0.0, 1.0, 0.0], dt), jnp.stack([jnp.zeros((), dt), up, period]))
-    amp_decay = jnp.where(k == 1, 0.5 * one, one)
-    rate = jnp.where(k == 2, g, one)
+    if fixed is None:  # an index leaf (a sweep may vary it): every mode's factors, selected per setting
+        amp_decay: Array | None = jnp.where(k == 1, 0.5 * one, one)
+        rate = jnp.where(k == 2, g, one)
+    else:  # a name (structure): only its factors (triangular: no decay per cycle, no envelope per step)
+        amp_decay = 0.5 * one if fixed == 1 else None
+        rate = g if fixed == 2 else one
     wave = Repeat(tri, period, None, amp_decay)
-    return Sum((Constant(lo), Product((Constant(hi - lo), wave, Exponential(one, rate, one)))))
+    envelope = choose(k, fixed, (Constant(one), Constant(one), Exponential(one, rate, one)))
+    return Sum((Constant(lo), Product((Constant(hi - lo), wave, envelope))))

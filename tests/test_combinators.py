@@ -533,6 +533,56 @@ def test_select_index_is_a_sweepable_leaf() -> None:
     assert_close_to_peak(traced, refs[2](np.arange(12)), 1.0)
 
 
+def test_a_choice_given_by_name_is_structure() -> None:
+    # A name (onecycle's anneal_strategy, cyclic's mode, optax's interpolate_type, transformers' wsd types,
+    # torch's OneCycleLR) is a static choice: Select.fixed computes only the chosen schedule, with the
+    # values of the index leaf to the bit; a batch mixing names falls back to the index (_sweepable);
+    # configs keep the choice and refuse an inconsistent one.
+    from jaxsched._join import Select
+
+    k = jnp.concatenate([jnp.arange(-3, 130), jnp.asarray([2**20, R.INT32_MAX], jnp.int32)])
+    x = jnp.asarray([0.0, 0.5, 29.7, 30.0, 55.25, 99.9, 100.0, 1e6 + 0.5], jnp.float32)
+    for name, idx in (("cos", 0), ("linear", 1)):
+        by_name, by_index = js.onecycle(1.0, 100, anneal_strategy=name), js.onecycle(1.0, 100, anneal_strategy=idx)
+        assert [p.fixed for p in by_name.schedules] == [idx] * 3 and by_name.schedules[0].index is None
+        assert [p.fixed for p in by_index.schedules] == [None] * 3
+        for t in (k, x):
+            np.testing.assert_array_equal(np.asarray(by_name(t)), np.asarray(by_index(t)))
+        # gradients in the settings: the same
+        g1, g2 = (jax.grad(lambda p, a=a: js.onecycle(p[0], 100, p[1], anneal_strategy=a)(k[:130]).sum())(
+            jnp.asarray([1.0, 0.3])) for a in (name, idx))
+        np.testing.assert_allclose(np.asarray(g1), np.asarray(g2), rtol=1e-6)
+        program = lambda s: str(jax.make_jaxpr(lambda s: s(k))(s))  # noqa: E731
+        assert len(program(by_name)) < 0.8 * len(program(by_index))
+    for name, idx in (("triangular", 0), ("triangular2", 1), ("exp_range", 2)):
+        by_name, by_index = (js.cyclic(0.1, 1.0, 7, mode=m, gamma=0.99) for m in (name, idx))
+        assert by_name.terms[1].factors[2].fixed == idx
+        assert (by_name.terms[1].factors[1].decay is None) == (name != "triangular2")
+        for t in (k, x):
+            np.testing.assert_array_equal(np.asarray(by_name(t)), np.asarray(by_index(t)))
+    g = js.grid(js.onecycle, peak_value=[1.0, 2.0], anneal_strategy=["cos", "linear"], total_steps=100)
+    assert g.schedules.schedules[0].fixed is None and g.schedules.schedules[0].index.shape == (4,)
+    out = jax.vmap(lambda s: s(k))(g.schedules)
+    for row, (p, a) in zip(np.asarray(out), zip(g.settings["peak_value"], g.settings["anneal_strategy"])):
+        assert_close_to_peak(row, np.asarray(js.onecycle(p, 100, anneal_strategy=a)(k)), p, 2e-7)
+    s = js.onecycle(1.0, 100, anneal_strategy="linear")
+    back = js.from_config(js.to_config(s))
+    assert [p.fixed for p in back.schedules] == [1, 1, 1]
+    np.testing.assert_array_equal(np.asarray(back(k)), np.asarray(s(k)))
+    c = js.to_config(js.select(1, [js.constant(1.0), js.constant(2.0)]))
+    node = c["schedule"]
+
+    def with_(**kw: Any) -> dict[str, Any]:
+        return {**c, "schedule": {**node, **kw}}
+
+    fixed = js.from_config(with_(fixed=1, index=None))
+    assert float(fixed(0)) == 2.0 and fixed.fixed == 1 and fixed.index is None
+    for bad in (with_(fixed=1), with_(fixed=2, index=None), with_(fixed="1", index=None), with_(index=None)):
+        with pytest.raises(ValueError, match="fixed"):
+            js.from_config(bad)
+    assert isinstance(back.schedules[0], Select)
+
+
 def test_join_is_cheap_in_the_number_of_pieces() -> None:
     # 64 cosines of one family: one gathered evaluation; the values still match the reference.
     n = 64

@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import _validate as V
 from .._base import Array, Schedule, float_dtype, pytree, shift
-from .._join import Join, Select, Warmup, may_shift
+from .._join import Join, Warmup, choose, may_shift
 from .._primitives import Constant, Cosine, Exponential, Linear, PiecewiseConstant, Polynomial
 from .torch import Function, _safe_join
 
@@ -221,13 +221,15 @@ def piecewise_constant_schedule(init_value: Any, boundaries_and_scales: Any = No
     return PiecewiseConstant(_cumulative(I, s), jnp.maximum(b, 0.0))
 
 
-def _interpolate(kind: Array, values: Array, b: Array) -> Join:
-    """optax's piecewise interpolation through ``(0, b_0, b_1, ...)``; interval lengths floored at 1."""
+def _interpolate(kind: tuple[Array | None, int | None], values: Array, b: Array) -> Join:
+    """optax's piecewise interpolation through ``(0, b_0, b_1, ...)``; interval lengths floored at 1.
+
+    ``kind`` is ``choice_or_name``'s pair: 0 linear, 1 cosine, as a leaf or a static choice."""
     n = b.shape[0]
     starts = jnp.concatenate([jnp.zeros((1,), b.dtype), b[:-1]]) if n else b
     spans = jnp.maximum(b - starts, 1.0)
     pieces: list[Schedule] = [
-        Select(kind, (Linear(values[i], values[i + 1], spans[i]), Cosine(values[i], values[i + 1], spans[i])))
+        choose(*kind, (Linear(values[i], values[i + 1], spans[i]), Cosine(values[i], values[i + 1], spans[i])))
         for i in range(n)
     ]
     pieces.append(Constant(values[n]))
@@ -242,14 +244,15 @@ def piecewise_interpolate_schedule(interpolate_type: Any, init_value: Any, bound
               \\; b_{i-1} \\le t < b_i, \\; b_{-1} = 0
 
     and ``v_n`` from the last boundary on. ``interpolate_type`` is
-    ``"linear"`` or ``"cosine"``, or an index 0/1 (traced too).
+    ``"linear"`` or ``"cosine"`` (structure: only that interpolation is
+    computed), or an index 0/1 (a leaf, traced too).
 
     >>> from jaxsched.compat.optax import piecewise_interpolate_schedule
     >>> s = piecewise_interpolate_schedule("linear", 1.0, {4: 0.1, 8: 0.01})
     >>> s([0, 2, 4, 6, 8, 10]).round(6).tolist()
     [1.0, 0.55, 0.1, 0.0505, 0.001, 0.001]
     """
-    kind = V.choice("interpolate_type", interpolate_type, INTERPOLATE_TYPES)
+    kind = V.choice_or_name("interpolate_type", interpolate_type, INTERPOLATE_TYPES)
     I = V.value("init_value", init_value)  # noqa: E741
     b, s = _boundaries_and_scales(boundaries_and_scales)
     return _interpolate(kind, _cumulative(I, s), b)
@@ -427,7 +430,7 @@ def linear_onecycle_schedule(
     keys = [_trunc_product("pct_start", pct_start, transition_steps),
             _trunc_product("pct_final", pct_final, transition_steps), T]
     k, s = _dict_last_wins(keys, [d, 1.0 / d, 1.0 / f])
-    return _interpolate(jnp.asarray(0, jnp.int32), _cumulative(init, s), k)
+    return _interpolate((None, 0), _cumulative(init, s), k)
 
 
 def cosine_onecycle_schedule(
@@ -454,7 +457,7 @@ def cosine_onecycle_schedule(
     init = V.value("peak_value", peak_value) / d
     keys = [_trunc_product("pct_start", pct_start, transition_steps), jnp.trunc(T)]
     k, s = _dict_last_wins(keys, [d, 1.0 / (d * f)])
-    return _interpolate(jnp.asarray(1, jnp.int32), _cumulative(init, s), k)
+    return _interpolate((None, 1), _cumulative(init, s), k)
 
 
 def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Join:

@@ -49,7 +49,7 @@ from .. import _validate as V
 from .. import functional as F
 from .._arith import Product, Sum
 from .._base import Array, Schedule, float_dtype, pytree, safe_div, safe_pow, shift, static_field, to_float
-from .._join import Join, Select
+from .._join import Join, choose
 from .._primitives import Constant, Cosine, Exponential, Linear, PiecewiseConstant, PiecewiseLinear, Polynomial
 from .._repeat import Repeat
 
@@ -183,15 +183,30 @@ class _Anneal(Schedule):
     start: Array
     end: Array
     steps: Array
-    strategy: Array  # 0: cos, 1: linear
+    strategy: Array | None  # 0: cos, 1: linear (a leaf), or None with
+    fixed: int | None = static_field(default=None)  # a static choice (a name was given): only it is computed
+
+    @staticmethod
+    def _config_check(s: _Anneal, batch_shape: tuple[int, ...]) -> None:
+        if (s.strategy is None) == (s.fixed is None) or s.fixed not in (None, 0, 1):
+            raise ValueError(
+                f"_Anneal needs one of strategy (a leaf) and fixed (0 or 1), got {s.strategy!r}, {s.fixed!r}"
+            )
 
     def _eval(self, t: Array) -> Array:
         p = safe_div(to_float(t, self.start.dtype), self.steps)
         # The vectorised cosine factor, not XLA's cos (a scalar call on CPU). p leaves [0, 1] only at k = T
         # (extrapolated) or with a negative span (three phases, pct_start > 1/2).
-        cos = self.end + (self.start - self.end) * F.periodic_cosine_factor(p)
-        lin = self.start + (self.end - self.start) * p
-        return jnp.where(self.strategy == 1, lin, cos)
+        cos = lambda: self.end + (self.start - self.end) * F.periodic_cosine_factor(p)  # noqa: E731
+        lin = lambda: self.start + (self.end - self.start) * p  # noqa: E731
+        if self.fixed is not None:
+            return lin() if self.fixed == 1 else cos()
+        return jnp.where(self.strategy == 1, lin(), cos())
+
+    def _sweepable(self) -> Schedule:
+        if self.fixed is None:
+            return self
+        return _Anneal(self.start, self.end, self.steps, jnp.asarray(self.fixed, jnp.int32))
 
 
 @pytree
@@ -716,7 +731,10 @@ def _onecycle_knots(
     return T, jnp.stack(knots)
 
 
-def _onecycle(T: Array, knots: Array, values: list[tuple[Array, Array]], strategy: Array, extrapolate: bool) -> Join:
+def _onecycle(
+    T: Array, knots: Array, values: list[tuple[Array, Array]], strategy: tuple[Array | None, int | None],
+    extrapolate: bool,
+) -> Join:
     """Phases ending at float ``knots``; adjacent phases share their end point (torch's rule).
 
     With ``pct_start * T < 1`` the first knots lie below 0 (``e_1 = pct_start T - 1``): the phases
@@ -734,16 +752,16 @@ def _onecycle(T: Array, knots: Array, values: list[tuple[Array, Array]], strateg
     # the last phase at k = T: three-phase pct_start > 1/2 gives it a negative span, used as it is.
     spans = [jnp.maximum(x, 0.0) for x in raw]
     pieces: list[Schedule] = [
-        Select(strategy, (Cosine(a, b, spans[i]), Linear(a, b, spans[i]))) for i, (a, b) in enumerate(values[:-1])
+        choose(*strategy, (Cosine(a, b, spans[i]), Linear(a, b, spans[i]))) for i, (a, b) in enumerate(values[:-1])
     ]
     a, b = values[-1]
     if extrapolate:
-        pieces.append(_Anneal(a, b, raw[-1], strategy))
+        pieces.append(_Anneal(a, b, raw[-1], *strategy))
     else:
         # An empty last phase (pct_start = 1) still shows its start at its start: torch's k = T - 1 is the end
         # of the phase before (k <= e_i), max_lr, not z. The smallest normal span does that, then z.
         last = jnp.maximum(spans[-1], jnp.finfo(knots.dtype).tiny)
-        pieces.append(Select(strategy, (Cosine(a, b, last), Linear(a, b, last))))
+        pieces.append(choose(*strategy, (Cosine(a, b, last), Linear(a, b, last))))
     phases = Join(tuple(pieces), knots[:-1])
     # k > T (torch raises) gives z, also where a three-phase e_2 lies past T - 1. T + 1 is rounded up where it
     # is not a float (T >= 2**24 in float32): rounded to T, it took k = T from torch's phase.
@@ -801,7 +819,7 @@ def OneCycleLR(
     P = V.value("max_lr", max_lr)
     a = P / V.positive("div_factor", div_factor)
     z = a / V.positive("final_div_factor", final_div_factor)
-    k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+    k = V.choice_or_name("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     values = [(a, P), (P, a), (a, z)] if three_phase else [(a, P), (P, z)]
     return _onecycle(T, knots, values, k, V.flag("extrapolate", extrapolate))
 
@@ -840,7 +858,7 @@ def onecycle_momentum(
     T, knots = _onecycle_knots(total_steps, epochs, steps_per_epoch, pct_start, three_phase)
     lo = V.value("base_momentum", base_momentum)
     hi = V.value("max_momentum", max_momentum)
-    k = V.choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+    k = V.choice_or_name("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
     values = [(hi, lo), (lo, hi), (hi, hi)] if three_phase else [(hi, lo), (lo, hi)]
     return _onecycle(T, knots, values, k, V.flag("extrapolate", extrapolate))
 

@@ -33,10 +33,10 @@ import numpy as np
 
 from .. import functional as F
 from .._base import Array, Schedule, pytree, safe_div, to_float
-from .._join import Join, Select
+from .._join import Join, choose
 from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
 from .._repeat import Repeat
-from .._validate import choice, is_traced, length, nonneg, positive, real, value
+from .._validate import choice_or_name, is_traced, length, nonneg, positive, real, value
 
 __all__ = [
     "get_scheduler",
@@ -449,7 +449,8 @@ def get_wsd_schedule(
     ``S`` is ``num_stable_steps`` if given (transformers warns when both it
     and ``num_training_steps`` are given; so does this), else
     ``N - W - D``, which must be ``>= 0``. ``warmup_type`` and ``decay_type``
-    may also be integer indices into ``("linear", "cosine", "1-sqrt")``, traced
+    given as names are structure (only those shapes are computed); they may
+    also be integer indices into ``("linear", "cosine", "1-sqrt")``, traced
     too, so a sweep can vary the shapes. Native: :func:`jaxsched.wsd`.
 
     >>> from jaxsched.compat import transformers as hf
@@ -479,15 +480,15 @@ def get_wsd_schedule(
                 f"num_training_steps ({num_training_steps}) must be >= num_warmup_steps + num_decay_steps "
                 f"({num_warmup_steps} + {num_decay_steps}); transformers would start partway into the decay"
             )
-    wi = choice("warmup_type", warmup_type, WSD_TYPES)
-    di = choice("decay_type", decay_type, WSD_TYPES)
+    wi = choice_or_name("warmup_type", warmup_type, WSD_TYPES)
+    di = choice_or_name("decay_type", decay_type, WSD_TYPES)
     rho = nonneg("min_lr_ratio", min_lr_ratio)
     C = real("num_cycles", num_cycles)
     low = rho * lr
     mW, mD = _one_plus(W), _one_plus(D)
     half = jnp.asarray(0.5, lr.dtype)
-    warm = Select(wi, (Linear(low, lr, mW), Cosine(low, lr, mW), Polynomial(low, lr, mW, half)))
-    decay = Select(di, (Linear(lr, low, mD), CosineWave(lr, rho, mD, C, _zero(lr)), SqrtDecay(lr, low, mD)))
+    warm = choose(*wi, (Linear(low, lr, mW), Cosine(low, lr, mW), Polynomial(low, lr, mW, half)))
+    decay = choose(*di, (Linear(lr, low, mD), CosineWave(lr, rho, mD, C, _zero(lr)), SqrtDecay(lr, low, mD)))
     bounds = jnp.stack([W, W + S, W + S + D])
     return Join((warm, Constant(lr), decay, Constant(low)), bounds)
 
