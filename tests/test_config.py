@@ -1127,6 +1127,13 @@ COMPAT_CHECKED = [
      r": single=true needs cycles <= 1 \(one cycle at most\), got cycles=2\.0"),
     ("timm", lambda m: m.PolyLRScheduler(1.0, 10, cycle_limit=0.5), "TimmCycles", {"cycles": float("inf")},
      r": single=true needs cycles <= 1 \(one cycle at most\), got cycles=inf"),
+    # torch's extrapolated one-cycle phase: a strategy leaf or a static choice (a name), one of them
+    ("torch", lambda m: m.OneCycleLR(1.0, 10), "_Anneal", {"fixed": 2},
+     r": _Anneal needs one of strategy \(a leaf\) and fixed \(0 or 1\), got None, 2$"),
+    ("torch", lambda m: m.OneCycleLR(1.0, 10), "_Anneal", {"strategy": 1},
+     r": _Anneal needs one of strategy \(a leaf\) and fixed \(0 or 1\), got .*1.*, 0$"),
+    ("torch", lambda m: m.OneCycleLR(1.0, 10, anneal_strategy=1), "_Anneal", {"strategy": None},
+     r": _Anneal needs one of strategy \(a leaf\) and fixed \(0 or 1\), got None, None$"),
     *[("torch", lambda m: m.MultiplicativeLR(1.0, jaxsched.constant(0.9), max_steps=8), "CumulativeProduct",
        {"max_steps": bad}, rf": max_steps must be a positive int .*got {re.escape(shown)}$")
       for bad, shown in ((0, "0"), (-5, "-5"), (2.5, "2.5"), (True, "True"), ("8", "'8'"), ([8], "(8,)"))],

@@ -37,6 +37,7 @@ in ``docs/migration_torch_optax.md``. This module never imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -183,12 +184,13 @@ class _Anneal(Schedule):
     start: Array
     end: Array
     steps: Array
-    strategy: Array | None  # 0: cos, 1: linear (a leaf), or None with
+    strategy: Array | None  # 0: cos, 1: linear, a leaf (sweepable); None where `fixed` holds the choice
     fixed: int | None = static_field(default=None)  # a static choice (a name was given): only it is computed
 
     @staticmethod
     def _config_check(s: _Anneal, batch_shape: tuple[int, ...]) -> None:
-        if (s.strategy is None) == (s.fixed is None) or s.fixed not in (None, 0, 1):
+        bad = isinstance(s.fixed, bool) or s.fixed not in (None, 0, 1)
+        if (s.strategy is None) == (s.fixed is None) or bad:
             raise ValueError(
                 f"_Anneal needs one of strategy (a leaf) and fixed (0 or 1), got {s.strategy!r}, {s.fixed!r}"
             )
@@ -206,7 +208,7 @@ class _Anneal(Schedule):
     def _sweepable(self) -> Schedule:
         if self.fixed is None:
             return self
-        return _Anneal(self.start, self.end, self.steps, jnp.asarray(self.fixed, jnp.int32))
+        return dataclasses.replace(self, strategy=jnp.asarray(self.fixed, jnp.int32), fixed=None)
 
 
 @pytree
