@@ -35,7 +35,6 @@ from .. import functional as F
 from .._base import Array, Schedule, pytree, safe_div, to_float
 from .._join import Join, choose
 from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
-from .._repeat import Repeat
 from .._validate import choice_or_name, is_traced, length, nonneg, positive, real, value
 
 __all__ = [
@@ -123,6 +122,43 @@ class CosineWave(Schedule):
         phase = jnp.where(ok, phase, jnp.zeros_like(phase))
         c = F.periodic_cosine_factor(2.0 * phase)  # (1 + cos(2 pi phase)) / 2, vectorised (XLA's cos is not)
         return self.value * jnp.maximum(c * (1.0 - self.rate) + self.rate, 0.0)
+
+
+@pytree
+class CosineHardRestarts(Schedule):
+    """transformers' hard restarts: ``C`` cosine cycles over ``N`` steps, from the exact remainder of ``C t``.
+
+    .. math:: \\eta(t) = v\\, \\frac{1 + \\cos(\\pi r / N)}{2}, \\quad r = C t - N \\lfloor C t / N \\rfloor
+
+    ``{C t / N} = r / N``. The remainder is exact wherever ``C t`` is an integer of the float type
+    (an integer ``C``, transformers' type, with ``C t < 2**24`` in float32), so a restart gives
+    exactly ``v`` and the phase is rounded once: a ``repeat`` of period ``N / C`` carried the rounding of
+    that period into every restart point (up to ``i`` half-ulps at restart ``i``: 3e-6 of the peak
+    at 30 cycles in float32). Past ``N`` the cycles go on (the port joins it to 0 there).
+
+    >>> import jax.numpy as jnp
+    >>> from jaxsched.compat.transformers import CosineHardRestarts
+    >>> f = jnp.float32
+    >>> CosineHardRestarts(f(1.0), f(20.0), f(2.0))([0, 5, 10, 15, 19]).round(4).tolist()
+    [1.0, 0.5, 1.0, 0.5, 0.0245]
+    """
+
+    value: Array
+    steps: Array
+    cycles: Array
+    _config_bounds = {"steps": "> 0", "cycles": ">= 0"}
+    _negative_ok = True  # clipped at 0 below
+
+    def _eval(self, t: Array) -> Array:
+        x = jnp.maximum(to_float(t, self.value.dtype), 0.0)
+        ok = self.steps > 0
+        N = jnp.where(ok, self.steps, jnp.ones_like(self.steps))
+        q = self.cycles * x
+        n = jnp.floor(q * (1.0 / N))  # corrected to the exact quotient where the rounding misplaced it
+        n = jnp.where(n * N > q, n - 1.0, n)
+        n = jnp.where((n + 1.0) * N <= q, n + 1.0, n)
+        r = jnp.where(ok, q - n * N, jnp.zeros_like(q))
+        return F.cosine(r, self.value, jnp.zeros_like(self.value), N)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -266,7 +302,9 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
     Difference from transformers: the restart steps are exact. transformers
     takes ``(C * p) % 1`` in float64, which at some exact restart steps
     rounds to just below 1 and gives a rate near 0 instead of the restart
-    peak ``lr``. ``num_cycles`` must be ``>= 0``.
+    peak ``lr``. ``num_cycles`` must be ``>= 0``. The cycles are
+    :class:`CosineHardRestarts`, from the exact remainder of ``C (k - W)`` by
+    ``N - W``.
 
     >>> from jaxsched.compat import transformers as hf
     >>> s = hf.get_cosine_with_hard_restarts_schedule_with_warmup(1.0, 0, 20, num_cycles=2)
@@ -279,11 +317,8 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
     N = _steps("num_training_steps", num_training_steps)
     C = nonneg("num_cycles", num_cycles)
     span = _one_plus(N - W)
-    pos = C > 0
-    period = span / jnp.where(pos, C, jnp.ones_like(C))  # C = 0: one flat cycle at lr
-    cycle = Cosine(lr, jnp.where(pos, _zero(lr), lr), period)
-    rep = Repeat(cycle, period)
-    return _with_warmup(Join((rep, Constant(_zero(lr))), jnp.reshape(span, (1,))), W, lr)
+    waves = CosineHardRestarts(lr, span, C)  # C = 0: the phase stays 0, one flat cycle at lr
+    return _with_warmup(Join((waves, Constant(_zero(lr))), jnp.reshape(span, (1,))), W, lr)
 
 
 def get_polynomial_decay_schedule_with_warmup(
