@@ -1066,6 +1066,10 @@ COMPAT_OUT_OF_RANGE = [
     ("torch", lambda m: m.SequentialLR([m.ConstantLR(1.0, 0.5, 2), m.MultiplicativeLR(1.0, jaxsched.constant(0.9),
                                         max_steps=8)], [3]), "_Continued", "at", ">= 0", -1.0),
     ("transformers", lambda m: m.get_cosine_schedule_with_warmup(1.0, 10, 110), "CosineWave", "steps", "> 0", 0.0),
+    ("transformers", lambda m: m.get_cosine_with_hard_restarts_schedule_with_warmup(1.0, 10, 110, 3),
+     "CosineHardRestarts", "steps", "> 0", 0.0),
+    ("transformers", lambda m: m.get_cosine_with_hard_restarts_schedule_with_warmup(1.0, 10, 110, 3),
+     "CosineHardRestarts", "cycles", ">= 0", -1.0),
 ]
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "get_reduce_on_plateau_schedule",
     "get_greedy_schedule",
     "CosineWave",
+    "CosineHardRestarts",
     "SCHEDULER_TYPES",
 ]
 
