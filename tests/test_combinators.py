@@ -398,6 +398,11 @@ def test_join_pieces_see_their_local_step() -> None:
     np.testing.assert_allclose(out, [0.0, 0.25, 0.5, 0.75, 5.0, 4.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0], rtol=1e-6)
 
 
+# Two programs with the same arithmetic may still round an ulp apart (XLA vectorises each loop its own
+# way, with its own contractions): equal in the tests of structure means within two ulps of the peak.
+ULPS = 2.4e-7
+
+
 def _rep_lin(
     period: float, mult: float | None = 1.0, decay: float = 1.0, cycles: float = math.inf, low: float = 0.0
 ) -> Any:
@@ -536,7 +541,7 @@ def test_select_index_is_a_sweepable_leaf() -> None:
 def test_a_choice_given_by_name_is_structure() -> None:
     # A name (onecycle's anneal_strategy, cyclic's mode, optax's interpolate_type, transformers' wsd types,
     # torch's OneCycleLR) is a static choice: Select.fixed computes only the chosen schedule, with the
-    # values of the index leaf to the bit; a batch mixing names falls back to the index (_sweepable);
+    # values of the index leaf (within ULPS); a batch mixing names falls back to the index (_sweepable);
     # configs keep the choice and refuse an inconsistent one.
     from jaxsched._join import Select
 
@@ -547,7 +552,7 @@ def test_a_choice_given_by_name_is_structure() -> None:
         assert [p.fixed for p in by_name.schedules] == [idx] * 3 and by_name.schedules[0].index is None
         assert [p.fixed for p in by_index.schedules] == [None] * 3
         for t in (k, x):
-            np.testing.assert_array_equal(np.asarray(by_name(t)), np.asarray(by_index(t)))
+            assert_close_to_peak(by_name(t), by_index(t), 1.0, ULPS)
         # gradients in the settings: the same
         g1, g2 = (jax.grad(lambda p, a=a: js.onecycle(p[0], 100, p[1], anneal_strategy=a)(k[:130]).sum())(
             jnp.asarray([1.0, 0.3])) for a in (name, idx))
@@ -559,7 +564,7 @@ def test_a_choice_given_by_name_is_structure() -> None:
         assert by_name.terms[1].factors[2].fixed == idx
         assert (by_name.terms[1].factors[1].decay is None) == (name != "triangular2")
         for t in (k, x):
-            np.testing.assert_array_equal(np.asarray(by_name(t)), np.asarray(by_index(t)))
+            assert_close_to_peak(by_name(t), by_index(t), 1.0, ULPS)
     g = js.grid(js.onecycle, peak_value=[1.0, 2.0], anneal_strategy=["cos", "linear"], total_steps=100)
     assert g.schedules.schedules[0].fixed is None and g.schedules.schedules[0].index.shape == (4,)
     out = jax.vmap(lambda s: s(k))(g.schedules)
@@ -1080,9 +1085,9 @@ def test_repeat_without_decay_or_limit_is_structure(mult: float) -> None:
 @pytest.mark.parametrize("period", [10.0, 7.3, 2.5])
 def test_repeat_of_equal_periods_is_structure(period: float) -> None:
     # period_mult=None (the default of repeat and sgdr) is equal periods as structure: the values of a
-    # leaf of 1 to the bit, on the closed form (steps below 2**17), the exact integer path (above) and
-    # float steps, with a decay and a cycle limit too, from a program without the logarithm and
-    # exponential of the closed form or the restart table of integer growth.
+    # leaf of 1 (within ULPS; to the bit here), on the closed form (steps below 2**17), the exact
+    # integer path (above) and float steps, with a decay and a cycle limit too, from a program without
+    # the logarithm and exponential of the closed form or the restart table of integer growth.
     far = [2**17 - 1, 2**17, 2**20 + 3, 2**30 + 7, R.INT32_MAX]
     k = jnp.asarray(np.concatenate([np.arange(0, 300), far]), jnp.int32)
     x = jnp.asarray([0.0, 2.4, 2.5, 7.29, 7.3, 9.5, 10.0, 31.25, 1e5 + 0.5, 3e6 + 0.25], jnp.float32)
@@ -1091,7 +1096,7 @@ def test_repeat_of_equal_periods_is_structure(period: float) -> None:
         eq, leaf = js.repeat(inner, period, **kw), js.repeat(inner, period, 1.0, **kw)
         assert eq.period_mult is None and leaf.period_mult is not None
         for t in (k, x):
-            np.testing.assert_array_equal(np.asarray(eq(t)), np.asarray(leaf(t)))
+            assert_close_to_peak(eq(t), leaf(t), 1.0, ULPS)
         for t in (k[:300], x):  # gradients: the same up to rounding (no period_mult leaf to differentiate)
 
             def grads(s: js.Schedule, t: jax.Array = t) -> list[np.ndarray]:
