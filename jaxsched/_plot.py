@@ -233,8 +233,9 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
         return out
     if isinstance(s, Select):
         return _segments(s.schedules[_chosen(s)], off, length, depth + 1)
-    if isinstance(s, Repeat):
-        pts = _restart_points(s, length)
+    own = getattr(s, "_cycle_starts", None)  # a class with cycles of its own (a compat wave)
+    if isinstance(s, Repeat) or own is not None:
+        pts = _restart_points(s, length) if own is None else own(length, _MAX_CYCLES)
         out = []
         for i in range(len(pts) - 1):
             lo, hi = off + pts[i], min(off + pts[i + 1], end)
@@ -242,7 +243,8 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
                 out.append(Phase(lo, hi, f"cycle {i + 1}"))
         last = off + pts[-1]
         if last < end:
-            out.append(Phase(last, end, "hold" if len(pts) - 1 >= _cycles(s) else f"cycle {len(pts)}+"))
+            held = own is None and len(pts) - 1 >= _cycles(s)
+            out.append(Phase(last, end, "hold" if held else f"cycle {len(pts)}+"))
         return out
     if isinstance(s, (Linear, Cosine, Polynomial, SqrtDecay, Cooldown)):
         T = max(_f(s.steps), 0.0)

@@ -64,6 +64,14 @@ def test_phases_of_presets() -> None:
     assert spans(J.linear(1.0, 0.0, 10), 15) == [(0, 10, "linear"), (10, 15, "hold")]
 
 
+def test_phases_of_a_compat_class_with_its_own_cycles() -> None:
+    # transformers' hard restarts (CosineHardRestarts, not a Repeat) list their cycles through _cycle_starts
+    from jaxsched.compat import transformers as hf
+
+    s = hf.get_cosine_with_hard_restarts_schedule_with_warmup(1.0, 5, 95, num_cycles=3)
+    assert spans(s) == [(0, 5, "linear"), (5, 35, "cycle 1"), (35, 65, "cycle 2"), (65, 95, "cycle 3")]
+
+
 def test_phases_of_a_three_phase_onecycle() -> None:
     s = jaxsched.onecycle(1.0, total_steps=100, pct_start=0.25, three_phase=True, anneal_strategy="linear")
     got = spans(s)

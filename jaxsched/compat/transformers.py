@@ -161,6 +161,16 @@ class CosineHardRestarts(Schedule):
         r = jnp.where(ok, q - n * N, jnp.zeros_like(q))
         return F.cosine(r, self.value, jnp.zeros_like(self.value), N)
 
+    def _cycle_starts(self, limit: float, most: int) -> list[float]:
+        """Restart steps ``0, N / C, 2 N / C, ...`` below ``limit`` (at most ``most + 1``), for plots."""
+        N, C = float(np.asarray(self.steps)), float(np.asarray(self.cycles))
+        if not (N > 0 and C > 0):
+            return [0.0]
+        pts = [0.0]
+        while len(pts) <= most and pts[-1] < limit:
+            pts.append(len(pts) * N / C)
+        return pts
+
 
 # ----------------------------------------------------------------------------- helpers
 
