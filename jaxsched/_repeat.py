@@ -255,6 +255,15 @@ class Repeat(Schedule):
         def decay_power(j: Array) -> Array | None:
             return None if decay is None else _decay_power(decay, logd, clamp(j, hi=last))
 
+        def guess_scale(i0: Array, up: Array) -> Array | None:
+            # decay**min(i, last) for i = i0 + up: decay**min(i0, last), times decay when i0 + 1 <= last
+            scale = decay_power(i0)
+            if scale is None:
+                return None
+            step_up = up if last is None else up & (i0 < last)
+            up_one = jnp.minimum(scale * decay, jnp.exp(jnp.asarray(_GROWTH_CAP, dt)))  # capped as decay_power
+            return jnp.where(step_up, up_one, scale)
+
         # The point shrinking cycles converge to (inf for m >= 1), per setting.
         converge = None if equal else jnp.where(d < 0, P / jnp.where(d < 0, -d, one), jnp.asarray(jnp.inf, dt))
 
@@ -286,11 +295,7 @@ class Repeat(Schedule):
             band = jnp.where(x == jnp.floor(x), jnp.zeros_like(x), 3 * eps * (P * (i0 + 1.0)))
             up = to_next >= -band
             local = jnp.where(up, to_next, from_point(i0, u0))
-            scale = decay_power(i0)
-            if scale is not None:
-                step_up = up if last is None else up & (i0 < last)
-                scale = jnp.where(step_up, jnp.minimum(scale * decay, jnp.exp(jnp.asarray(_GROWTH_CAP, dt))), scale)
-            return i0 + up.astype(dt), local, scale
+            return i0 + up.astype(dt), local, guess_scale(i0, up)
 
         def closed_form() -> tuple[Array, Array, Array | None]:
             # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
@@ -346,14 +351,9 @@ class Repeat(Schedule):
             # Equal periods: every cycle lasts P, and the child sees the step into it as it is.
             past = None if equal else x >= converge
             local = x - start if equal else jnp.where(past, P, _stretch(x - start, P, P + d * start))
-            # decay**min(i, last) = decay**min(i0, last), times decay when i0 + 1 <= last
-            scale = decay_power(i0)
-            if scale is not None:
-                step_up = up if last is None else up & (i0 < last)
-                up_one = jnp.minimum(scale * decay, jnp.exp(jnp.asarray(_GROWTH_CAP, dt)))  # capped as decay_power
-                scale = jnp.where(step_up, up_one, scale)
-                if not equal:
-                    scale = jnp.where(past, decay_power(_ENDLESS * one), scale)
+            scale = guess_scale(i0, up)
+            if scale is not None and not equal:
+                scale = jnp.where(past, decay_power(_ENDLESS * one), scale)
             if self.cycles is not None and not equal:  # only _finish's cycle limit reads i
                 i = jnp.where(past, _ENDLESS * one, i)
             return i, local, scale
