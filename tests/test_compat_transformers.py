@@ -234,6 +234,13 @@ def test_hard_restarts_keep_float32_precision_over_many_cycles(lr, W, N, C):
     assert np.all(v[restarts] == np.float32(lr))
     g = jax.grad(lambda c: hf.get_cosine_with_hard_restarts_schedule_with_warmup(lr, W, N, c)(k).sum())(float(C))
     assert np.isfinite(float(g)) and float(g) != 0.0
+    # plain call and a grid under vmap over the cycles (C, 0 and a fraction) give each setting's values
+    grid = jaxsched.grid(hf.get_cosine_with_hard_restarts_schedule_with_warmup, lr=lr, num_warmup_steps=W,
+                         num_training_steps=N, num_cycles=[C, 0, 2.5])
+    rows = jax.vmap(lambda s: s(jnp.asarray(k)))(grid.schedules)
+    for row, c in zip(np.asarray(rows), grid.settings["num_cycles"]):
+        one = hf.get_cosine_with_hard_restarts_schedule_with_warmup(lr, W, N, c)
+        np.testing.assert_allclose(row, np.asarray(one(k)), rtol=0, atol=2.4e-7 * lr)
 
 
 def test_gradients_are_finite():

@@ -114,9 +114,7 @@ class CosineWave(Schedule):
         # In float32 this keeps the error of the angle near one ulp of pi, not of 2 pi C x / N.
         ok = self.steps > 0
         N = jnp.where(ok, self.steps, jnp.ones_like(self.steps))
-        n = jnp.floor(x / N)
-        n = jnp.where(n * N > x, n - 1.0, n)
-        n = jnp.where((n + 1.0) * N <= x, n + 1.0, n)
+        n = _whole_periods(x, N)
         whole = self.cycles * n
         part = self.cycles * ((x - n * N) / N)
         phase = (whole - jnp.round(whole)) + (part - jnp.round(part))
@@ -155,9 +153,7 @@ class CosineHardRestarts(Schedule):
         ok = self.steps > 0
         N = jnp.where(ok, self.steps, jnp.ones_like(self.steps))
         q = self.cycles * x
-        n = jnp.floor(q * (1.0 / N))  # corrected to the exact quotient where the rounding misplaced it
-        n = jnp.where(n * N > q, n - 1.0, n)
-        n = jnp.where((n + 1.0) * N <= q, n + 1.0, n)
+        n = _whole_periods(q, N)
         r = jnp.where(ok, q - n * N, jnp.zeros_like(q))
         return F.cosine(r, self.value, jnp.zeros_like(self.value), N)
 
@@ -173,6 +169,13 @@ class CosineHardRestarts(Schedule):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _whole_periods(x: Array, N: Array) -> Array:
+    """``floor(x / N)``, corrected where the rounded quotient misplaced it: ``n N <= x < (n + 1) N``."""
+    n = jnp.floor(x / N)
+    n = jnp.where(n * N > x, n - 1.0, n)
+    return jnp.where((n + 1.0) * N <= x, n + 1.0, n)
 
 
 def _concrete(x: Any) -> np.ndarray | None:
