@@ -18,7 +18,9 @@ interleaved with:
 The peer is also run over all S steps of one setting (the grid's first), and
 the table gives the port's largest difference from it, relative to the peak.
 A peer that is not installed is skipped. The issue's targets are for the core
-schedules; the verdicts here are informational, at the same limits.
+schedules; the verdicts here are informational, at the same limits. Two lines
+follow: XLA's ``pow`` against jaxsched's float32 power, and options given as
+structure (a name, ``period_mult=None``) against the same options as leaves.
 """
 
 from __future__ import annotations
@@ -214,7 +216,53 @@ def run(cfg: Config) -> Section:
                     "max diff / peak"], rows)
     lines += ["", *notes]
     lines += ["", _power_line(G, S, reps, evaluate, write, P)]
+    lines += ["", *_structure_lines(a, S, reps, evaluate)]
     return Section(NAME, TITLE, lines, checks)
+
+
+def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
+    """Options as structure against the same options as leaves, on the same grid shape.
+
+    A choice given by name (``Select.fixed``: only that shape) against its index (every shape
+    computed, sweepable), and equal periods (``period_mult=None``: a division) against a leaf of 1
+    (the general closed form): the same values, timed interleaved.
+    """
+    peaks = [float(x) for x in np.linspace(1e-4, 1e-3, a)]
+    lengths = [int(x) for x in np.linspace(500, 4500, a)]
+    pcts = [float(x) for x in np.linspace(0.1, 0.45, a)]
+    # (label, structure, leaf) grids; the leaf uses the value the structure stands for
+    cases = [
+        ("onecycle, anneal_strategy", "\"cos\"", "0",
+         jaxsched.grid(jaxsched.onecycle, peak_value=peaks, total_steps=S, pct_start=pcts, anneal_strategy="cos"),
+         jaxsched.grid(jaxsched.onecycle, peak_value=peaks, total_steps=S, pct_start=pcts, anneal_strategy=0)),
+        ("cyclic, mode", "\"triangular\"", "0",
+         jaxsched.grid(jaxsched.cyclic, base_value=1e-5, max_value=peaks, step_size_up=lengths, mode="triangular"),
+         jaxsched.grid(jaxsched.cyclic, base_value=1e-5, max_value=peaks, step_size_up=lengths, mode=0)),
+        ("sgdr, period_mult", "None", "1.0",
+         jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=lengths),
+         jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=lengths, period_mult=1.0)),
+    ]
+    thunks: dict[str, Callable[[], Any]] = {}
+    for i, (_, _, _, named, leaf) in enumerate(cases):
+        thunks[f"s{i}"] = lambda g=named: evaluate(g.schedules)
+        thunks[f"l{i}"] = lambda g=leaf: evaluate(g.schedules)
+    t = interleaved(thunks, reps)
+    rows = []
+    for i, (label, given, index, named, leaf) in enumerate(cases):
+        ms, ml, n = median(t[f"s{i}"]), median(t[f"l{i}"]), len(named) * S
+        diff = float(jnp.max(jnp.abs(evaluate(named.schedules) - evaluate(leaf.schedules)))) / max(peaks)
+        rows.append([label, f"`{given}`: {fmt_med(t[f's{i}'])} ({ms / n * 1e9:.2f} ns/elem)",
+                     f"`{index}`: {fmt_med(t[f'l{i}'])} ({ml / n * 1e9:.2f} ns/elem)", f"{ml / ms:.2f}x",
+                     f"{diff:.1e}"])
+    return [
+        f"**Options as structure** (informational): grids of {a * a} settings ({a} peaks x {a} pct_start or "
+        f"lengths) x {S:,} steps, the option "
+        "given as structure (a name: only that shape is computed; `period_mult=None`: equal periods by a division) "
+        "against the same option as a leaf (an index: every shape computed; `period_mult=1.0`: the general closed "
+        "form), both sweepable in a grid; the same interleaved repeats.",
+        "",
+        *table(["schedule, option", "structure", "leaf", "leaf / structure", "max diff / peak"], rows),
+    ]
 
 
 def _power_line(G: int, S: int, reps: int, evaluate: Any, write: Any, P: jax.Array) -> str:
