@@ -126,9 +126,17 @@ def nonneg(name: str, x: Any) -> jax.Array:
     return real(name, x, lo=0.0)
 
 
+def default_is_none(x: jax.Array, default: float) -> jax.Array | None:
+    """``None`` for a concrete scalar equal to ``default`` (structure: no work per step), else ``x``.
+
+    A traced value stays a leaf, and so does an array (a batch of settings).
+    """
+    return None if not is_traced(x) and np.ndim(x) == 0 and float(np.asarray(x)) == default else x
+
+
 def _one_is_none(x: jax.Array) -> jax.Array | None:
     """``None`` for a concrete scalar 1 (structure: the identity, no work per step), else ``x``."""
-    return None if not is_traced(x) and np.ndim(x) == 0 and float(np.asarray(x)) == 1.0 else x
+    return default_is_none(x, 1.0)
 
 
 def exponent(name: str, x: Any) -> jax.Array | None:

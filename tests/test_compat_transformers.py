@@ -219,6 +219,97 @@ def test_cosine_is_periodic_past_the_end():
     np.testing.assert_allclose(v, [0.0, (1 - np.cos(np.pi * 5 / 30)) / 2, 1.0], atol=1e-6)
 
 
+ULPS = 2.4e-7  # float32 structure against leaves: XLA's code for two programs can differ by an ulp
+
+
+@pytest.mark.parametrize("N", [1.0, 7.0, 12.5, 1000.0, 99_999.0])
+@pytest.mark.parametrize("offset", [None, 1.0])
+@pytest.mark.parametrize("rate", [None, 0.1])
+def test_half_wave_is_as_accurate_as_the_leaves(N, offset, rate):
+    # cycles=None (C = 1/2, transformers' default) folds the step into one half period for the core's
+    # kernel; the leaves 0.5 / 0 / 0 take the general phase. Both against transformers' formula in
+    # float64 over 40 periods and past them, at integer and fractional steps, b - 1, b and b + 1 of
+    # every half period included (in float32 the steps are exact; N = 12.5 is too).
+    f = np.float32
+    frac = np.random.default_rng(0).uniform(0, 40 * N, 20_000)
+    k = np.concatenate([np.arange(0, min(int(20 * N), 20_000) + 3), frac, [f(3e5)]]).astype(f)
+    b = np.arange(1, 41) * N
+    k = np.concatenate([k, (b[:, None] + np.array([-1.0, 0.0, 1.0])).ravel()]).astype(f)
+    half = hf.CosineWave(f(0.7), None if rate is None else f(rate), f(N), None, None if offset is None else f(offset))
+    leaf = hf.CosineWave(f(0.7), f(rate or 0.0), f(N), f(0.5), f(offset or 0.0))
+    a, c = (np.asarray(jax.jit(lambda s: s(jnp.asarray(k)))(s), np.float64) for s in (half, leaf))
+    x = (k + f(offset or 0.0)).astype(np.float64)  # the step as the schedule sees it (float32 sum)
+    v, r = float(f(0.7)), float(f(rate or 0.0))  # the leaves as float32 holds them
+    ref = v * np.maximum(0.0, r + (1 - r) * 0.5 * (1 + np.cos(np.pi * x / N)))
+    far = np.ones(x.shape, bool)  # every step: each is the float32 number the schedule sees
+    whole = (k == np.floor(k)) & far
+    ea, ec = np.abs(a - ref) / v, np.abs(c - ref) / v
+    # within 2e-7 of the peak at integer steps (the general phase reached 2.8e-7), 2.4e-7 at fractional
+    # ones (the product of the step and 1 / (2 N) rounds once more); never worse than the leaves' path
+    assert ea[whole].max() <= 2e-7 and ea[far].max() <= 2.4e-7
+    assert ea[whole].max() <= ec[whole].max() + 1e-8 and ea[far].max() <= ec[far].max() + 1e-8
+    # every crest (x a multiple of 2 N) to the bit: the factor is exactly 1 there
+    crest = (np.fmod(x, 2 * N) == 0) & far
+    top = f(0.7) if rate is None else f(0.7) * max(f(1.0) * (f(1.0) - f(rate)) + f(rate), f(0.0))
+    assert np.all(a[crest] == top) and crest.sum() >= 20
+
+
+def test_half_wave_is_structure_in_the_ports_and_a_leaf_when_swept():
+    W, N, k = 10, 110, jnp.arange(0, 400)
+    s = hf.get_cosine_schedule_with_warmup(0.5, W, N)
+    wave = s.schedules[1]
+    assert (wave.rate, wave.cycles, wave.offset) == (None, None, None)
+    for port in (hf.get_cosine_with_min_lr_schedule_with_warmup(0.5, W, N, min_lr=0.05),
+                 hf.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(0.5, W, N, min_lr_rate=0.1)):
+        assert port.schedules[1].cycles is None
+    # traced num_cycles stays a leaf (the general phase): the same values up to the two kernels' errors
+    # (each within 3e-7 of the peak, test above), and the same bits as a grid of leaves
+    leafy = jax.jit(lambda lr, c: hf.get_cosine_schedule_with_warmup(lr, W, N, c)(k))
+    np.testing.assert_allclose(leafy(0.5, 0.5), s(k), rtol=0, atol=5e-7 * 0.5)
+    # a grid mixing the default with other cycles runs every setting as a leaf
+    grid = jaxsched.grid(hf.get_cosine_schedule_with_warmup, lr=[0.5, 1.0], num_warmup_steps=W,
+                         num_training_steps=N, num_cycles=[0.5, 1.0, 2.25])
+    assert grid.schedules.schedules[1].cycles.shape == (6,)
+    rows = np.asarray(jax.vmap(lambda s: s(k))(grid.schedules))
+    kk = np.arange(400)
+    for row, lr, c in zip(rows, grid.settings["lr"], grid.settings["num_cycles"]):
+        # the general phase's rounding grows with C (an ulp of C r / N is 2 pi C ulps of the angle):
+        # within 6e-7 of the peak of transformers' float64 formula at C = 2.25, and of a plain call
+        ref = np.where(kk < W, lr * kk / W, lr * 0.5 * (1 + np.cos(2 * np.pi * c * (kk - W) / (N - W))))
+        assert np.max(np.abs(row - ref)) <= 6e-7 * lr
+        np.testing.assert_allclose(row, leafy(lr, c), rtol=0, atol=1e-6 * lr)
+    # and so does a stack with the min-lr port (a rate leaf beside rate=None)
+    mixed = jaxsched.stack([s, hf.get_cosine_with_min_lr_schedule_with_warmup(0.5, W, N, min_lr_rate=0.2)])
+    assert mixed.schedules[1].rate.shape == (2,)
+    np.testing.assert_allclose(np.asarray(jaxsched.evaluate(mixed, k))[0], leafy(0.5, 0.5), rtol=0, atol=ULPS * 0.5)
+    # configs keep the structure
+    back = jaxsched.from_json(jaxsched.to_json(s))
+    assert back.schedules[1].cycles is None
+    np.testing.assert_array_equal(back(k), s(k))
+
+
+def test_half_wave_gradients_and_empty_phase():
+    # finite gradients in every leaf (crest and trough included); a traced length <= 0 is phase 0: the value
+    f = np.float32
+    k = jnp.arange(0, 65, dtype=jnp.float32)
+
+    def loss(v, N, o):
+        return hf.CosineWave(v, None, N, None, o)(k).sum()
+
+    g = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(f(1.0), f(16.0), f(0.5))
+    assert all_finite(g) and all(float(x) != 0.0 for x in g)
+    # d/dN of the value at one step against a float64 central difference
+    t, N = 5.0, 16.0
+    d = jax.grad(lambda N: hf.CosineWave(f(1.0), None, N, None)(t))(f(N))
+    c = lambda N: 0.5 * (1 + np.cos(np.pi * t / N))  # noqa: E731
+    np.testing.assert_allclose(float(d), (c(N + 1e-4) - c(N - 1e-4)) / 2e-4, rtol=1e-4)
+    for bad in (0.0, -3.0):
+        v = jax.jit(lambda N: hf.CosineWave(f(0.7), None, N, None)(k))(f(bad))
+        np.testing.assert_array_equal(v, np.full(k.shape, f(0.7)))
+        leaf = hf.CosineWave(f(0.7), f(0.0), f(bad), f(0.5), f(0.0))(k)
+        np.testing.assert_array_equal(leaf, v)
+
+
 @pytest.mark.parametrize("lr,W,N,C", [(0.1, 1, 90, 21), (1.0, 1, 70, 25), (1.0, 61, 3025, 30), (2.0, 10, 1000, 7)])
 def test_hard_restarts_keep_float32_precision_over_many_cycles(lr, W, N, C):
     # The phase comes from the exact remainder of C (k - W) by N - W: a repeat of the float32 period

@@ -23,6 +23,7 @@ zero, ...) are listed in ``docs/migration_keras_hf_timm.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +36,7 @@ from .. import functional as F
 from .._base import Array, Schedule, pytree, safe_div, to_float
 from .._join import Join, choose
 from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
-from .._validate import choice_or_name, is_traced, length, nonneg, positive, real, value
+from .._validate import choice_or_name, default_is_none, is_traced, length, nonneg, positive, real, value
 
 __all__ = [
     "get_scheduler",
@@ -88,39 +89,73 @@ class CosineWave(Schedule):
     .. math:: \\eta(t) = v \\max\\!\\left(0,\\; \\rho + (1 - \\rho)\\,
               \\frac{1 + \\cos(2 \\pi C (t + o) / N)}{2}\\right)
 
-    ``C`` is ``num_cycles`` (0.5: one half-wave from ``v`` down to ``rho v``
+    ``C`` is ``cycles`` (0.5: one half-wave from ``v`` down to ``rho v``
     over ``N`` steps), ``o`` an offset of the step. Past ``N`` the wave goes on,
     so the rate rises again, as in transformers (and torch's
     ``CosineAnnealingLR``); the core :func:`jaxsched.cosine` clamps instead.
+
+    ``None`` is structure, as ``exponent=None`` in the core: ``cycles=None`` is
+    ``C = 1/2`` (transformers' default), folded into the core's cosine kernel
+    with no division per step; ``rate=None`` and ``offset=None`` are 0 and
+    cost nothing. A grid mixing them with numbers makes them leaves
+    (``_sweepable``). The ports pass ``None`` for transformers' defaults.
 
     >>> import jax.numpy as jnp
     >>> from jaxsched.compat.transformers import CosineWave
     >>> f = jnp.float32
     >>> CosineWave(f(1.0), f(0.0), f(10.0), f(0.5), f(0.0))([0, 5, 10, 15, 20]).round(4).tolist()
     [1.0, 0.5, 0.0, 0.5, 1.0]
+    >>> CosineWave(f(1.0), None, f(10.0), None)([0, 5, 10, 15, 20]).round(4).tolist()
+    [1.0, 0.5, 0.0, 0.5, 1.0]
     """
 
     value: Array
-    rate: Array
+    rate: Array | None  # None: 0
     steps: Array
-    cycles: Array
-    offset: Array
+    cycles: Array | None  # None: 1/2
+    offset: Array | None = None  # None: 0
     _config_bounds = {"steps": "> 0"}
 
     def _eval(self, t: Array) -> Array:
-        x = to_float(t, self.value.dtype) + self.offset
-        # The phase C x / N in whole waves, reduced before the cosine: x = n N + r with
-        # n = floor(x / N) made exact at multiples, then C n and C r / N taken modulo 1 apart.
-        # In float32 this keeps the error of the angle near one ulp of pi, not of 2 pi C x / N.
+        x = to_float(t, self.value.dtype)
+        if self.offset is not None:
+            x = x + self.offset
         ok = self.steps > 0
-        N = jnp.where(ok, self.steps, jnp.ones_like(self.steps))
-        n = _whole_periods(x, N)
-        whole = self.cycles * n
-        part = self.cycles * ((x - n * N) / N)
-        phase = (whole - jnp.round(whole)) + (part - jnp.round(part))
-        phase = jnp.where(ok, phase, jnp.zeros_like(phase))
-        c = F.periodic_cosine_factor(2.0 * phase)  # (1 + cos(2 pi phase)) / 2, vectorised (XLA's cos is not)
+        if self.cycles is None:
+            # C = 1/2: the factor is cos(pi x / (2 N))**2, even and of period 2 N. v = |x - 2 N n| for the
+            # nearest whole period n lies in [0, N] (up to rounding; past N the kernel clips to the
+            # trough) and is exact where x and N are integers below 2**24; any n gives the same wave, so
+            # a rounded x / (2 N) needs no correction. The core's kernel takes v from there, with
+            # relative precision near the trough (5x cheaper than the general phase below on the port's
+            # grid, benchmarks/RESULTS.md). An empty phase (steps <= 0) is phase 0, as below: there
+            # v = |x| over an infinite length, whose factor is 1.
+            N = jnp.where(ok, self.steps, jnp.full_like(self.steps, jnp.inf))
+            n = jnp.round(x * (0.5 / N))
+            v = jnp.abs(x - n * jnp.where(ok, N + N, jnp.zeros_like(N)))
+            c = F._cosine_of(v, N)
+        else:
+            # The phase C x / N in whole waves, reduced before the cosine: x = n N + r with
+            # n = floor(x / N) made exact at multiples, then C n and C r / N taken modulo 1 apart.
+            # In float32 this keeps the error of the angle near one ulp of pi, not of 2 pi C x / N.
+            N = jnp.where(ok, self.steps, jnp.ones_like(self.steps))
+            n = _whole_periods(x, N)
+            whole = self.cycles * n
+            part = self.cycles * ((x - n * N) / N)
+            phase = (whole - jnp.round(whole)) + (part - jnp.round(part))
+            phase = jnp.where(ok, phase, jnp.zeros_like(phase))
+            c = F.periodic_cosine_factor(2.0 * phase)  # (1 + cos(2 pi phase)) / 2, vectorised (XLA's cos is not)
+        if self.rate is None:
+            return self.value * c
         return self.value * jnp.maximum(c * (1.0 - self.rate) + self.rate, 0.0)
+
+    def _sweepable(self) -> Schedule:
+        v = self.value
+        return dataclasses.replace(
+            self,
+            rate=jnp.zeros_like(v) if self.rate is None else self.rate,
+            cycles=jnp.full_like(self.steps, 0.5) if self.cycles is None else self.cycles,
+            offset=jnp.zeros_like(v) if self.offset is None else self.offset,
+        )
 
 
 @pytree
@@ -187,6 +222,11 @@ def _concrete(x: Any) -> np.ndarray | None:
     if is_traced(x) or (isinstance(x, (list, tuple)) and any(is_traced(v) for v in x)):
         return None
     return np.asarray(x, np.float64)
+
+
+def _cycles(x: Any) -> Array | None:
+    """``num_cycles``; transformers' default 1/2 as a concrete scalar is ``None`` (:class:`CosineWave`'s half wave)."""
+    return default_is_none(real("num_cycles", x), 0.5)
 
 
 def _zero(x: Array) -> Array:
@@ -297,7 +337,7 @@ def get_cosine_schedule_with_warmup(
     lr = value("lr", lr)
     W = _steps("num_warmup_steps", num_warmup_steps)
     N = _steps("num_training_steps", num_training_steps)
-    wave = CosineWave(lr, _zero(lr), _one_plus(N - W), real("num_cycles", num_cycles), _zero(lr))
+    wave = CosineWave(lr, None, _one_plus(N - W), _cycles(num_cycles))
     return _with_warmup(wave, W, lr)
 
 
@@ -424,7 +464,7 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     W = _steps("num_warmup_steps", num_warmup_steps)
     N = _steps("num_training_steps", num_training_steps)
     rho = _min_lr_rate(lr_in, lr, min_lr, min_lr_rate)
-    wave = CosineWave(lr, rho, _one_plus(N - W), real("num_cycles", num_cycles), _zero(lr))
+    wave = CosineWave(lr, rho, _one_plus(N - W), _cycles(num_cycles))
     return _with_warmup(wave, W, lr)
 
 
@@ -466,7 +506,7 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
         w = value("warmup_lr_rate", warmup_lr_rate)
         ramp = Linear(w * lr, w * lr + (1.0 - w) * lr * W / _one_plus(W - 1.0), W)
     one = jnp.ones_like(lr)
-    wave = CosineWave(lr, rho, _one_plus(N - W), real("num_cycles", num_cycles), one)
+    wave = CosineWave(lr, rho, _one_plus(N - W), _cycles(num_cycles), one)
     return Join((ramp, wave), jnp.reshape(W, (1,)))
 
 
@@ -532,12 +572,12 @@ def get_wsd_schedule(
     wi = choice_or_name("warmup_type", warmup_type, WSD_TYPES)
     di = choice_or_name("decay_type", decay_type, WSD_TYPES)
     rho = nonneg("min_lr_ratio", min_lr_ratio)
-    C = real("num_cycles", num_cycles)
+    C = _cycles(num_cycles)
     low = rho * lr
     mW, mD = _one_plus(W), _one_plus(D)
     half = jnp.asarray(0.5, lr.dtype)
     warm = choose(*wi, (Linear(low, lr, mW), Cosine(low, lr, mW), Polynomial(low, lr, mW, half)))
-    decay = choose(*di, (Linear(lr, low, mD), CosineWave(lr, rho, mD, C, _zero(lr)), SqrtDecay(lr, low, mD)))
+    decay = choose(*di, (Linear(lr, low, mD), CosineWave(lr, rho, mD, C), SqrtDecay(lr, low, mD)))
     bounds = jnp.stack([W, W + S, W + S + D])
     return Join((warm, Constant(lr), decay, Constant(low)), bounds)
 
