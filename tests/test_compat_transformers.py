@@ -257,11 +257,11 @@ def test_half_wave_is_as_accurate_as_the_leaves(N, offset, rate):
 def test_half_wave_is_structure_in_the_ports_and_a_leaf_when_swept():
     W, N, k = 10, 110, jnp.arange(0, 400)
     s = hf.get_cosine_schedule_with_warmup(0.5, W, N)
-    wave = s.schedules[1]
+    wave = s.schedule
     assert (wave.rate, wave.cycles, wave.offset) == (None, None, None)
-    for port in (hf.get_cosine_with_min_lr_schedule_with_warmup(0.5, W, N, min_lr=0.05),
-                 hf.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(0.5, W, N, min_lr_rate=0.1)):
-        assert port.schedules[1].cycles is None
+    assert hf.get_cosine_with_min_lr_schedule_with_warmup(0.5, W, N, min_lr=0.05).schedule.cycles is None
+    shifted = hf.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(0.5, W, N, min_lr_rate=0.1)
+    assert shifted.schedules[1].cycles is None
     # traced num_cycles stays a leaf (the general phase): the same values up to the two kernels' errors
     # (each within 3e-7 of the peak, test above), and the same bits as a grid of leaves
     leafy = jax.jit(lambda lr, c: hf.get_cosine_schedule_with_warmup(lr, W, N, c)(k))
@@ -269,7 +269,7 @@ def test_half_wave_is_structure_in_the_ports_and_a_leaf_when_swept():
     # a grid mixing the default with other cycles runs every setting as a leaf
     grid = jaxsched.grid(hf.get_cosine_schedule_with_warmup, lr=[0.5, 1.0], num_warmup_steps=W,
                          num_training_steps=N, num_cycles=[0.5, 1.0, 2.25])
-    assert grid.schedules.schedules[1].cycles.shape == (6,)
+    assert grid.schedules.schedule.cycles.shape == (6,)
     rows = np.asarray(jax.vmap(lambda s: s(k))(grid.schedules))
     kk = np.arange(400)
     for row, lr, c in zip(rows, grid.settings["lr"], grid.settings["num_cycles"]):
@@ -280,11 +280,11 @@ def test_half_wave_is_structure_in_the_ports_and_a_leaf_when_swept():
         np.testing.assert_allclose(row, leafy(lr, c), rtol=0, atol=1e-6 * lr)
     # and so does a stack with the min-lr port (a rate leaf beside rate=None)
     mixed = jaxsched.stack([s, hf.get_cosine_with_min_lr_schedule_with_warmup(0.5, W, N, min_lr_rate=0.2)])
-    assert mixed.schedules[1].rate.shape == (2,)
+    assert mixed.schedule.rate.shape == (2,)
     np.testing.assert_allclose(np.asarray(jaxsched.evaluate(mixed, k))[0], leafy(0.5, 0.5), rtol=0, atol=ULPS * 0.5)
     # configs keep the structure
     back = jaxsched.from_json(jaxsched.to_json(s))
-    assert back.schedules[1].cycles is None
+    assert back.schedule.cycles is None
     np.testing.assert_array_equal(back(k), s(k))
 
 

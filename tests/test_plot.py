@@ -69,7 +69,7 @@ def test_phases_of_a_compat_class_with_its_own_cycles() -> None:
     from jaxsched.compat import transformers as hf
 
     s = hf.get_cosine_with_hard_restarts_schedule_with_warmup(1.0, 5, 95, num_cycles=3)
-    assert spans(s) == [(0, 5, "linear"), (5, 35, "cycle 1"), (35, 65, "cycle 2"), (65, 95, "cycle 3")]
+    assert spans(s) == [(0, 5, "warmup"), (5, 35, "cycle 1"), (35, 65, "cycle 2"), (65, 95, "cycle 3")]
 
 
 def test_phases_of_a_three_phase_onecycle() -> None:

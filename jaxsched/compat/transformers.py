@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import functional as F
 from .._base import Array, Schedule, pytree, safe_div, to_float
-from .._join import Join, choose
+from .._join import Join, Warmup, choose, may_shift
 from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
 from .._validate import choice_or_name, default_is_none, is_traced, length, nonneg, positive, real, value
 
@@ -237,9 +237,13 @@ def _one_plus(W: Array) -> Array:
     return jnp.maximum(W, 1.0)
 
 
-def _with_warmup(decay: Schedule, W: Array, lr: Array) -> Join:
-    """transformers' warmup: ``lr * k / max(1, W)`` for ``k < W``, then ``decay(k - W)``."""
-    return Join((Linear(_zero(lr), lr, W), decay), jnp.reshape(W, (1,)))
+def _with_warmup(decay: Schedule, W: Array, lr: Array) -> Warmup:
+    """transformers' warmup: ``lr * k / max(1, W)`` for ``k < W``, then ``decay(k - W)``.
+
+    The core's ``Warmup`` to ``lr`` (the same bits as a join of a ``Linear`` ramp, ~20% faster on a
+    grid: one local step and one select, DESIGN.md).
+    """
+    return Warmup(decay, W, _zero(lr), lr, shift=may_shift(W))
 
 
 def _steps(name: str, x: Any) -> Array:
@@ -276,7 +280,7 @@ def get_constant_schedule(lr: Any, last_epoch: int = -1) -> Constant:
     return Constant(value("lr", lr))
 
 
-def get_constant_schedule_with_warmup(lr: Any, num_warmup_steps: Any, last_epoch: int = -1) -> Join:
+def get_constant_schedule_with_warmup(lr: Any, num_warmup_steps: Any, last_epoch: int = -1) -> Warmup:
     """transformers' ``get_constant_schedule_with_warmup``.
 
     .. math:: \\eta(k) = \\begin{cases} \\mathrm{lr}\\, k / \\max(1, W) & k < W \\\\
@@ -295,7 +299,7 @@ def get_constant_schedule_with_warmup(lr: Any, num_warmup_steps: Any, last_epoch
 
 def get_linear_schedule_with_warmup(
     lr: Any, num_warmup_steps: Any, num_training_steps: Any, last_epoch: int = -1
-) -> Join:
+) -> Warmup:
     """transformers' ``get_linear_schedule_with_warmup`` (the Trainer default, ``"linear"``).
 
     .. math:: \\eta(k) = \\mathrm{lr} \\begin{cases} k / \\max(1, W) & k < W \\\\
@@ -319,7 +323,7 @@ def get_linear_schedule_with_warmup(
 
 def get_cosine_schedule_with_warmup(
     lr: Any, num_warmup_steps: Any, num_training_steps: Any, num_cycles: Any = 0.5, last_epoch: int = -1
-) -> Join:
+) -> Warmup:
     """transformers' ``get_cosine_schedule_with_warmup`` (``"cosine"``).
 
     .. math:: \\eta(k) = \\mathrm{lr}\\, \\frac{1 + \\cos(2 \\pi C p)}{2},
@@ -343,7 +347,7 @@ def get_cosine_schedule_with_warmup(
 
 def get_cosine_with_hard_restarts_schedule_with_warmup(
     lr: Any, num_warmup_steps: Any, num_training_steps: Any, num_cycles: Any = 1, last_epoch: int = -1
-) -> Join:
+) -> Warmup:
     """transformers' ``get_cosine_with_hard_restarts_schedule_with_warmup`` (``"cosine_with_restarts"``).
 
     .. math:: \\eta(k) = \\begin{cases} \\mathrm{lr}\\, \\frac{1 + \\cos(\\pi \\{C p\\})}{2} & p < 1 \\\\
@@ -382,7 +386,7 @@ def get_polynomial_decay_schedule_with_warmup(
     lr_end: Any = 1e-7,
     power: Any = 1.0,
     last_epoch: int = -1,
-) -> Join:
+) -> Warmup:
     """transformers' ``get_polynomial_decay_schedule_with_warmup`` (``"polynomial"``).
 
     .. math:: \\eta(k) = \\begin{cases} \\mathrm{lr}\\, k / \\max(1, W) & k < W \\\\
@@ -413,7 +417,7 @@ def get_polynomial_decay_schedule_with_warmup(
     return _with_warmup(Join((poly, Constant(end)), jnp.reshape(after, (1,))), W, lr)
 
 
-def get_inverse_sqrt_schedule(lr: Any, num_warmup_steps: Any, timescale: Any = None, last_epoch: int = -1) -> Join:
+def get_inverse_sqrt_schedule(lr: Any, num_warmup_steps: Any, timescale: Any = None, last_epoch: int = -1) -> Warmup:
     """transformers' ``get_inverse_sqrt_schedule`` (``"inverse_sqrt"``).
 
     .. math:: \\eta(k) = \\frac{\\mathrm{lr}}{\\sqrt{1 + (k - W)/\\tau}}, \\quad k \\ge W
@@ -444,7 +448,7 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     last_epoch: int = -1,
     min_lr: Any = None,
     min_lr_rate: Any = None,
-) -> Join:
+) -> Warmup:
     """transformers' ``get_cosine_with_min_lr_schedule_with_warmup`` (``"cosine_with_min_lr"``).
 
     .. math:: \\eta(k) = \\mathrm{lr} \\max\\!\\left(0, \\rho + (1 - \\rho)\\,
