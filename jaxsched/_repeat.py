@@ -356,6 +356,17 @@ class Repeat(Schedule):
                 scale = jnp.where(past, decay_power(_ENDLESS * one), scale)
             if self.cycles is not None and not equal:  # only _finish's cycle limit reads i
                 i = jnp.where(past, _ENDLESS * one, i)
+            if dt == jnp.float32:
+                # A growth leaf of exactly 1 (equal periods that may be swept): the exact offsets of the
+                # equal path, not restart points rounded at the step's ulp and snapped within 4 eps
+                # (0.5 steps near 10**6, where a cycle of 1000.7 steps was off by 0.3 steps throughout).
+                # The values are the equal path's; the slopes stay the closed form's, which has the
+                # growth's own (the start moves by P i (i - 1) / 2 per unit of m - 1 there).
+                ei, elocal, escale = equal_periods_f32(rp)
+                sg = jax.lax.stop_gradient
+                elocal = sg(elocal) + (local - sg(local))
+                i, local = jnp.where(dz, ei, i), jnp.where(dz, elocal, local)
+                scale = None if scale is None else jnp.where(dz, escale, scale)
             return i, local, scale
 
         # Exact integer arithmetic is only needed where float restart points can be

@@ -1150,6 +1150,14 @@ def test_equal_periods_that_are_not_integers_stay_accurate_far_out(period: float
     err = np.where(clear, np.abs(got - ref) - bound, 0.0)
     assert np.all(err <= 0), (k[np.argmax(err)], np.max(np.abs(got - ref)[clear]))
     assert clear.mean() > 0.5  # (not vacuous: a short period far out has many points a snap may cross)
+    # a growth leaf of exactly 1 (equal periods that may be swept, or a traced growth) takes the same
+    # exact offsets: it was off by up to a whole amplitude next to restarts far out (0.3 steps at 10**6)
+    leaf = js.repeat(js.cosine(1.0, 0.0, P), P, 1.0)
+    assert_close_to_peak(np.asarray(jax.jit(lambda s: s(jnp.asarray(k, jnp.int32)))(leaf)), got, 1.0, ULPS)
+    # so a grid mixing equal periods with growth (None becomes that leaf) keeps the plain call's values
+    batch = js.stack([s, js.repeat(js.cosine(1.0, 0.0, P), P, 2.0)])
+    rows = np.asarray(jax.jit(lambda b: js.evaluate(b, jnp.asarray(k, jnp.int32)))(batch))
+    assert_close_to_peak(rows[0], got, 1.0, ULPS)
     # decimal periods restart on their integer multiples (snapped), as they did
     if period == 7.3:
         np.testing.assert_array_equal(np.asarray(s(jnp.asarray([73, 146, 730, 7300, 73000]))), 1.0)
@@ -1158,6 +1166,19 @@ def test_equal_periods_that_are_not_integers_stay_accurate_far_out(period: float
     assert_close_to_peak(s(x), R.repeat(R.cosine(1.0, 0.0, P), P)(np.asarray(x, np.float64)), 1.0, 1e-5)
     g = jax.grad(lambda p: js.repeat(js.cosine(1.0, 0.0, p), p)(jnp.asarray(k[:2000], jnp.int32)).sum())(P)
     assert np.isfinite(float(g)) and float(g) != 0.0
+
+
+@pytest.mark.parametrize("period", [10.0, 7.3])
+def test_growth_gradient_at_a_leaf_of_one(period: float) -> None:
+    # A growth leaf of 1 takes the equal path's values and keeps the closed form's slope in the growth:
+    # against a central difference of the float64 reference (growths 1 -/+ 1e-4), away from restarts.
+    P = float(np.float32(period))
+    k = np.array([t for t in range(1, 200) if min(t % P, P - t % P) > 0.5], np.float64)
+    g = jax.grad(lambda m: js.repeat(js.cosine(1.0, 0.0, P), P, m)(jnp.asarray(k, jnp.float32)).sum())(1.0)
+    h = 1e-4
+    fd = [R.repeat(R.cosine(1.0, 0.0, P), P, 1.0 + e)(k).sum() for e in (h, -h)]
+    np.testing.assert_allclose(float(g), (fd[0] - fd[1]) / (2 * h), rtol=2e-3)
+    assert float(g) != 0.0
 
 
 def _nested_restarts(depth: int) -> js.Schedule:
