@@ -267,7 +267,7 @@ class Repeat(Schedule):
         # The point shrinking cycles converge to (inf for m >= 1), per setting.
         converge = None if equal else jnp.where(d < 0, P / jnp.where(d < 0, -d, one), jnp.asarray(jnp.inf, dt))
 
-        def equal_periods_f32(rp: Array) -> tuple[Array, Array, Array | None]:
+        def equal_periods_f32(rp: Array, i0: Array | None = None) -> tuple[Array, Array, Array | None]:
             # Equal periods in float32, from exact offsets instead of rounded restart points: a point
             # i P rounded at the ulp of the step (0.06 near 10**6, 2% of a cycle of 2.7 steps), and
             # snapped within 4 eps of an integer (0.5 steps there), put far cycles of short periods
@@ -277,7 +277,8 @@ class Repeat(Schedule):
             # restarts on its integer steps (7.3: restart 10 at step 73; integer periods always), as
             # before, and no point moves further than that rounding.
             eps = jnp.finfo(dt).eps
-            i0 = clamp(jnp.floor(x * rp - 0.5), 0.0, 2.0**31)  # as the closed form's cap (see there)
+            if i0 is None:  # (the closed form's own guess where the growth is 1: the same number)
+                i0 = clamp(jnp.floor(x * rp - 0.5), 0.0, 2.0**31)  # as the closed form's cap (see there)
 
             u0 = _into_cycle(x, i0, P)  # x - S_i0
             e1 = u0 - P  # x - S_{i0+1}, exact for u0 in [P/2, 2P]
@@ -362,7 +363,7 @@ class Repeat(Schedule):
                 # (0.5 steps near 10**6, where a cycle of 1000.7 steps was off by 0.3 steps throughout).
                 # The values are the equal path's; the slopes stay the closed form's, which has the
                 # growth's own (the start moves by P i (i - 1) / 2 per unit of m - 1 there).
-                ei, elocal, escale = equal_periods_f32(rp)
+                ei, elocal, escale = equal_periods_f32(rp, i0)
                 sg = jax.lax.stop_gradient
                 elocal = sg(elocal) + (local - sg(local))
                 i, local = jnp.where(dz, ei, i), jnp.where(dz, elocal, local)
