@@ -455,6 +455,27 @@ def test_cosine_annealing_is_periodic() -> None:
     assert checked > 100
 
 
+@pytest.mark.parametrize("T_max", [1, 7, 50, 1000, 12.5])
+def test_cosine_annealing_mirror_in_float32(T_max: float) -> None:
+    """One period is a cosine down and its mirror image (``_Mirror``): within 2e-7 of the peak of the float64
+    closed form over 6 periods (``T_max - 1``, ``T_max``, ``T_max + 1`` of each half included), back at ``lr``
+    exactly at every crest, finite gradients in ``lr``, ``T_max`` and ``eta_min``."""
+    k = np.unique(np.concatenate([np.arange(0, int(12 * T_max) + 2),
+                                  (np.arange(1, 13)[:, None] * T_max + np.array([-1.0, 0.0, 1.0])).ravel()]))
+    k = k[(k >= 0) & (k == np.floor(k))].astype(np.int64)
+    s = T.CosineAnnealingLR(0.7, T_max, eta_min=0.07)
+    got = np.asarray(jax.jit(lambda s: s(jnp.asarray(k, jnp.int32)))(s), np.float64)
+    b, m = float(np.float32(0.7)), float(np.float32(0.07))
+    ref = m + (b - m) * 0.5 * (1.0 + np.cos(np.pi * k / float(np.float32(T_max))))
+    assert np.max(np.abs(got - ref)) <= 2e-7 * b
+    crest = np.mod(k, 2 * T_max) == 0
+    assert crest.sum() >= 6 and np.all(got[crest] == np.float32(0.7))
+    g = jax.grad(lambda a, t, e: T.CosineAnnealingLR(a, t, eta_min=e)(jnp.asarray(k[:100], jnp.int32)).sum(),
+                 argnums=(0, 1, 2))(0.7, float(T_max), 0.07)
+    assert all(np.isfinite(float(x)) for x in g)
+    assert (float(g[1]) != 0.0) == (T_max > 1)  # T_max = 1: every step is a crest or a trough, slope 0
+
+
 def test_warm_restarts_exact_at_every_restart() -> None:
     """torch's ``step()`` restarts exactly and so do we (the parity tests cover every restart step);
     torch's ``step(epoch)`` floored log returns eta_min at t=121 (T_0=1, T_mult=3) and t=111 (T_mult=10)."""

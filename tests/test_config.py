@@ -1063,6 +1063,7 @@ COMPAT_OUT_OF_RANGE = [
     ("timm", lambda m: m.CosineLRScheduler(1.0, 10, noise_range_t=(2, 8)), "Noise", "std", ">= 0", -1.0),
     ("torch", lambda m: m.CyclicLR(0.0, 1.0, step_size_up=2, scale_fn=jaxsched.constant(0.5)), "_CycleScale",
      "period", "> 0", 0.0),
+    ("torch", lambda m: m.CosineAnnealingLR(1.0, 10), "_Mirror", "steps", "> 0", 0.0),
     ("torch", lambda m: m.SequentialLR([m.ConstantLR(1.0, 0.5, 2), m.MultiplicativeLR(1.0, jaxsched.constant(0.9),
                                         max_steps=8)], [3]), "_Continued", "at", ">= 0", -1.0),
     ("transformers", lambda m: m.get_cosine_schedule_with_warmup(1.0, 10, 110), "CosineWave", "steps", "> 0", 0.0),

@@ -178,6 +178,24 @@ class Multiplicative(Schedule):
 
 
 @pytree
+class _Mirror(Schedule):
+    """``schedule`` on ``[0, steps]``, mirrored onto ``[steps, 2 steps]``: ``schedule(min(t, 2 steps - t))``.
+
+    One period of torch's ``CosineAnnealingLR`` as one cosine down and its mirror image, not a join of a
+    cosine down and a cosine up (a join evaluates both at every step): ~25% of the port's time on a grid
+    (DESIGN.md). ``2 steps - t`` is exact for ``t`` in ``[steps, 2 steps]`` (within a factor 2 of it).
+    """
+
+    schedule: Schedule
+    steps: Array
+    _config_bounds = {"steps": "> 0"}
+
+    def _eval(self, t: Array) -> Array:
+        x = to_float(t, self.steps.dtype)
+        return self.schedule._at(jnp.minimum(x, 2.0 * self.steps - x))
+
+
+@pytree
 class _Anneal(Schedule):
     """torch's one-cycle phase, *not* clamped: ``p = t / steps`` may pass 1 (k = T)."""
 
@@ -476,7 +494,7 @@ def CosineAnnealingLR(lr: Any, T_max: Any, eta_min: Any = 0.0) -> Multiplicative
 
     torch never clamps: after ``T_max`` the rate rises back to ``lr`` at
     ``2 T_max`` and repeats with period ``2 T_max``. Built as a repeat of a
-    cosine down and a cosine up. The factor form is ``lr * (r + (1 - r) c)``
+    cosine down and its mirror image (``_Mirror``). The factor form is ``lr * (r + (1 - r) c)``
     with ``r = eta_min / lr``, so ``lr = 0`` with ``eta_min != 0`` is
     rejected. (For the clamped cosine use :func:`jaxsched.cosine`.)
 
@@ -493,8 +511,7 @@ def CosineAnnealingLR(lr: Any, T_max: Any, eta_min: Any = 0.0) -> Multiplicative
     T = V.positive("T_max", T_max)
     one = _one()
     r = safe_div(m, b)
-    wave = Join((Cosine(one, r, T), Cosine(r, one, T)), jnp.reshape(T, (1,)))
-    return Multiplicative(b, Repeat(wave, 2.0 * T))
+    return Multiplicative(b, Repeat(_Mirror(Cosine(one, r, T), T), 2.0 * T))
 
 
 def CosineAnnealingWarmRestarts(lr: Any, T_0: Any, T_mult: Any = 1, eta_min: Any = 0.0) -> Repeat:
