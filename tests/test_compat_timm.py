@@ -290,6 +290,35 @@ def test_gradients_are_finite():
     assert all(float(x) != 0.0 for x in g)
 
 
+@pytest.mark.parametrize("k_decay", [1.0, 1.5])
+def test_poly_default_power_is_a_square_root(k_decay):
+    # timm's default power 1/2 is structure (power=None): one sqrt per step, not a power. Against the leaf
+    # of 0.5 and a float64 reference of timm's formula at b - 1, b, b + 1 of the cycle's end (T = 40) and
+    # past it, with two cycles; a traced power stays a leaf; a grid mixing powers keeps each value; the
+    # gradient is finite at the end of a cycle, where sqrt's own is infinite.
+    f = np.float32
+    t = jnp.arange(0, 130)
+    kw = dict(t_initial=40, lr_min=0.01, cycle_limit=2, k_decay=k_decay)
+    s = timm.PolyLRScheduler(0.5, **kw)
+    node = next(n for n in jax.tree_util.tree_leaves(s, is_leaf=lambda x: isinstance(x, timm.KDecayPolynomial))
+                if isinstance(n, timm.KDecayPolynomial))
+    assert node.power is None
+    leaf = jax.jit(lambda q: timm.PolyLRScheduler(0.5, power=q, **kw)(t))(f(0.5))
+    np.testing.assert_allclose(np.asarray(s(t)), np.asarray(leaf), rtol=0, atol=2.4e-7 * 0.5)
+    u = np.mod(np.arange(130), 40) / 40.0
+    ref = np.where(np.arange(130) < 80, 0.01 + (0.5 - 0.01) * np.sqrt(1.0 - u**k_decay), 0.01)
+    assert np.max(np.abs(np.asarray(s(t), np.float64) - ref)) <= 2.4e-7 * 0.5
+    grid = jaxsched.grid(timm.PolyLRScheduler, lr=0.5, power=[0.5, 1.0, 2.0], **kw)
+    rows = np.asarray(jax.vmap(lambda g: g(t))(grid.schedules))
+    for row, q in zip(rows, grid.settings["power"]):
+        np.testing.assert_allclose(row, np.asarray(timm.PolyLRScheduler(0.5, power=q, **kw)(t)), rtol=0,
+                                   atol=2.4e-7 * 0.5)
+    g = jax.grad(lambda lr: timm.PolyLRScheduler(lr, **kw)(jnp.arange(30, 50)).sum())(0.5)
+    assert np.isfinite(float(g)) and float(g) != 0.0
+    back = jaxsched.from_json(jaxsched.to_json(s))
+    np.testing.assert_array_equal(np.asarray(back(t)), np.asarray(s(t)))
+
+
 @pytest.mark.parametrize("cls", CYCLIC)
 def test_cycles_are_one_restart_with_both_terms(cls):
     """TimmCycles gives ``lr_min + (lr g**i - lr_min) c`` from one cycle search: the values of the

@@ -56,10 +56,23 @@ from .._base import (
     split_at,
     static_field,
     to_float,
+    unit_sqrt,
 )
 from .._primitives import Exponential, PiecewiseConstant
 from .._repeat import Repeat
-from .._validate import exponent, flag, growth, is_traced, length, nonneg, positive, real, value, vector
+from .._validate import (
+    default_is_none,
+    exponent,
+    flag,
+    growth,
+    is_traced,
+    length,
+    nonneg,
+    positive,
+    real,
+    value,
+    vector,
+)
 
 __all__ = [
     "CosineLRScheduler",
@@ -134,19 +147,23 @@ class KDecayPolynomial(Schedule):
 
     .. math:: \\eta(t) = e + (v_0 - e)\\,(1 - p^{k})^{q}, \\quad p = \\min(t / T, 1)
 
-    (``q`` is ``power``). From ``t = T`` on the value is ``e``.
+    (``q`` is ``power``). From ``t = T`` on the value is ``e``. ``power=None`` is
+    ``q = 1/2`` (timm's default) as structure: one square root per step instead of a
+    power (a grid mixing it with numbers makes it a leaf, ``_sweepable``).
 
     >>> import jax.numpy as jnp
     >>> from jaxsched.compat.timm import KDecayPolynomial
     >>> f = jnp.float32
     >>> KDecayPolynomial(f(1.0), f(0.0), f(10.0), f(2.0), f(1.0))([0, 5, 10]).tolist()
     [1.0, 0.25, 0.0]
+    >>> KDecayPolynomial(f(1.0), f(0.0), f(8.0), None)([0, 6, 8]).tolist()
+    [1.0, 0.5, 0.0]
     """
 
     init_value: Array
     end_value: Array
     steps: Array
-    power: Array
+    power: Array | None  # None is q = 1/2 (timm's default): a square root
     k_decay: Array | None = None  # None is k = 1 (timm's default), with no power of p per step
     _config_bounds = {"steps": "> 0", "power": ">= 0", "k_decay": ">= 0"}
 
@@ -156,12 +173,15 @@ class KDecayPolynomial(Schedule):
             left = F.remaining(x, self.steps)  # 1 - p with its relative precision near the end
         else:
             left = 1.0 - safe_pow(F.progress(x, self.steps), self.k_decay)
-        v = F.blend(self.init_value, self.end_value, safe_pow(left, self.power))
+        q = unit_sqrt(left) if self.power is None else safe_pow(left, self.power)  # left is in [0, 1]
+        v = F.blend(self.init_value, self.end_value, q)
         # The end is decided by comparing steps, not by p: under jit a constant T makes t / T a
         # product t * (1 / T), which can be just below 1 at t = T (then (1 - p)**power is far from 0).
         return jnp.where(x >= self.steps, self.end_value, v)
 
-    _sweepable = _k_decay_leaf
+    def _sweepable(self) -> Schedule:
+        s = _k_decay_leaf(self)
+        return s if self.power is not None else dataclasses.replace(s, power=jnp.full_like(self.steps, 0.5))
 
 
 @pytree
@@ -622,7 +642,7 @@ def PolyLRScheduler(
     del t_in_epochs, initialize
     lr, T0, m, W, w0 = _common("PolyLRScheduler", lr, t_initial, lr_min, warmup_t, warmup_lr_init)
     k = exponent("k_decay", k_decay)
-    q = nonneg("power", power)
+    q = default_is_none(nonneg("power", power), 0.5)  # timm's default 1/2: a square root (structure)
     zero = jnp.zeros_like(lr)
     curve = _cycles(lambda top: KDecayPolynomial(top, zero, T0, q, k), lr, m, T0, cycle_mul, cycle_decay, cycle_limit)
     sched = _warmup(curve, W, w0, lr, warmup_prefix)
