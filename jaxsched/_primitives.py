@@ -8,6 +8,7 @@ validate concrete arguments; classes never validate (unflattening under
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax.numpy as jnp
@@ -69,12 +70,16 @@ class Cosine(Schedule):
 
 @pytree
 class Polynomial(Schedule):
-    """``lr(t) = end + (init - end) * (1 - p) ** power``, ``p = clip(t / steps, 0, 1)``."""
+    """``lr(t) = end + (init - end) * (1 - p) ** power``, ``p = clip(t / steps, 0, 1)``.
+
+    ``power=None`` is 1 (structure, as a cosine's ``exponent=None``): the linear decay, with no power
+    per step. A grid mixing it with numbers makes it a leaf of 1 (``_sweepable``).
+    """
 
     init_value: Array
     end_value: Array
     steps: Array
-    power: Array
+    power: Array | None = None
     _config_bounds = {"steps": ">= 0", "power": ">= 0"}
 
     _negative_ok = True  # progress clips below 0
@@ -82,6 +87,9 @@ class Polynomial(Schedule):
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         return F.polynomial(x, self.init_value, self.end_value, self.steps, self.power)
+
+    def _sweepable(self) -> Schedule:
+        return self if self.power is not None else dataclasses.replace(self, power=jnp.ones_like(self.init_value))
 
 
 @pytree
@@ -269,10 +277,13 @@ def cosine(init_value: Any, end_value: Any, steps: Any, exponent: Any = None) ->
     )
 
 
-def polynomial(init_value: Any, end_value: Any, steps: Any, power: Any = 1.0) -> Polynomial:
+def polynomial(init_value: Any, end_value: Any, steps: Any, power: Any = None) -> Polynomial:
     """Polynomial decay from ``init_value`` to ``end_value`` over ``steps``.
 
     .. math:: \\eta(t) = v_1 + (v_0 - v_1)(1 - p)^{k}, \\quad p = \\min(t / T, 1)
+
+    ``power=None`` (the default) is ``k = 1`` as structure: the linear decay, with no
+    power per step. A number, 1 included, is a leaf that can be swept.
 
     >>> import jaxsched
     >>> jaxsched.polynomial(1.0, 0.0, 10, power=2.0)([0, 5, 10]).tolist()
@@ -282,7 +293,7 @@ def polynomial(init_value: Any, end_value: Any, steps: Any, power: Any = 1.0) ->
         V.value("init_value", init_value),
         V.value("end_value", end_value),
         V.length("steps", steps),
-        V.nonneg("power", power),
+        None if power is None else V.nonneg("power", power),
     )
 
 

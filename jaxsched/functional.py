@@ -295,9 +295,10 @@ def cosine(t: Array, init_value: Array, end_value: Array, steps: Array, exponent
     return blend(init_value, end_value, c)
 
 
-def polynomial(t: Array, init_value: Array, end_value: Array, steps: Array, power: Array) -> Array:
-    """``end + (init - end) * (1 - p) ** power``, ``p = clip(t / steps, 0, 1)``."""
-    return blend(init_value, end_value, safe_pow(remaining(t, steps), power))
+def polynomial(t: Array, init_value: Array, end_value: Array, steps: Array, power: Array | None = None) -> Array:
+    """``end + (init - end) * (1 - p) ** power``, ``p = clip(t / steps, 0, 1)``; ``power=None`` is 1 (no power)."""
+    left = remaining(t, steps)
+    return blend(init_value, end_value, left if power is None else safe_pow(left, power))
 
 
 def sqrt_decay(t: Array, init_value: Array, end_value: Array, steps: Array, power: Array | None = None) -> Array:

@@ -762,3 +762,49 @@ def test_repr_shows_each_leaf_in_its_own_precision() -> None:
 
     bf = Cosine(*(jnp.asarray(x, jnp.bfloat16) for x in ([0.1, 1.0], [3e-4, jnp.inf], [1000.0, 7.0])), None)
     assert repr(bf) == "Cosine(init_value=[0.1, 1.0], end_value=[0.0003, inf], steps=[1000.0, 7.0], exponent=None)"
+
+
+def test_polynomial_without_a_power_is_the_linear_decay_as_structure() -> None:
+    # power=None (the default; the ports map their peers' default 1 to it) is the linear decay with no
+    # power per step: the values of a leaf of 1 to the bit (the power returns its base at 1), a grid mixing it
+    # with powers runs each as a leaf, and configs keep null. A float64 reference at b - 1, b, b + 1.
+    from jaxsched.compat import keras as K
+    from jaxsched.compat import optax as O
+    from jaxsched.compat import torch as T
+    from jaxsched.compat import transformers as H
+
+    k = jnp.asarray(np.concatenate([np.arange(0, 40), [9, 10, 11, 99, 100, 101, 2**20]]), jnp.int32)
+    x = jnp.asarray([0.25, 4.5, 9.75, 10.0, 12.5], jnp.float32)
+    s, leaf = jaxsched.polynomial(1.0, 0.1, 10), jaxsched.polynomial(1.0, 0.1, 10, 1.0)
+    assert s.power is None and leaf.power is not None
+    for t in (k, x):
+        np.testing.assert_array_equal(np.asarray(s(t)), np.asarray(leaf(t)))
+        ref = R.polynomial(1.0, 0.1, 10.0, 1.0)(np.asarray(t, np.float64))
+        assert_close_to_peak(s(t), ref, 1.0, 2e-7)
+    batch = jaxsched.stack([s, jaxsched.polynomial(1.0, 0.1, 10, 2.0)])
+    assert batch.power.shape == (2,)
+    rows = np.asarray(jax.vmap(lambda b: b(k))(batch))
+    np.testing.assert_array_equal(rows[0], np.asarray(s(k)))
+    np.testing.assert_array_equal(rows[1], np.asarray(jaxsched.polynomial(1.0, 0.1, 10, 2.0)(k)))
+    back = jaxsched.from_config(jaxsched.to_config(s))
+    assert back.power is None
+    g = jax.grad(lambda a, n: jaxsched.polynomial(a, 0.1, n)(x).sum(), argnums=(0, 1))(1.0, 10.0)
+    assert all_finite(g) and all(float(v) != 0.0 for v in g)
+    # the ports' default power of 1 (concrete) is None; any other power, or a traced one, a leaf
+    ports = {
+        "keras": lambda p: K.PolynomialDecay(1.0, 10, 0.1, power=p),
+        "keras-cycle": lambda p: K.PolynomialDecay(1.0, 10, 0.1, power=p, cycle=True),
+        "torch": lambda p: T.PolynomialLR(1.0, 10, power=p).factor,
+        "optax": lambda p: O.polynomial_schedule(1.0, 0.1, p, 10).schedule,
+        "transformers": lambda p: H.get_polynomial_decay_schedule_with_warmup(1.0, 0, 10, 0.1, power=p)
+        .schedule.schedules[0],
+    }
+    for name, make in ports.items():
+        assert make(1.0).power is None and make(2.0).power is not None, name
+
+        def traced(p: jax.Array, make: Any = make) -> jax.Array:
+            node = make(p)
+            assert node.power is not None  # a traced power stays a leaf
+            return node(k)
+
+        np.testing.assert_array_equal(np.asarray(jax.jit(traced)(1.0)), np.asarray(make(1.0)(k)), err_msg=name)

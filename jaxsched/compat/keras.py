@@ -25,6 +25,7 @@ exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -39,7 +40,7 @@ from .._base import Array, Schedule, pytree, safe_div, static_field, to_float
 from .._join import Warmup, may_shift
 from .._primitives import Constant, Cosine, Exponential, PiecewiseConstant, Polynomial, constant
 from .._repeat import Repeat
-from .._validate import flag, growth, is_traced, nonneg, positive, value, vector
+from .._validate import exponent, flag, growth, is_traced, nonneg, positive, value, vector
 
 __all__ = [
     "ExponentialDecay",
@@ -137,13 +138,16 @@ class PolynomialCycle(Schedule):
     init_value: Array
     end_value: Array
     steps: Array
-    power: Array
+    power: Array | None = None  # None is 1 (Keras's default): no power per step
     _config_bounds = {"steps": "> 0", "power": ">= 0"}
 
     def _eval(self, t: Array) -> Array:
         x = to_float(t, self.init_value.dtype)
         mult = jnp.maximum(_ceil_div(x, self.steps), 1.0)
         return F.polynomial(x, self.init_value, self.end_value, self.steps * mult, self.power)
+
+    def _sweepable(self) -> Schedule:
+        return self if self.power is not None else dataclasses.replace(self, power=jnp.ones_like(self.init_value))
 
 
 # ----------------------------------------------------------------------------- the Keras classes
@@ -237,7 +241,7 @@ def PolynomialDecay(
         value("initial_learning_rate", initial_learning_rate),
         value("end_learning_rate", end_learning_rate),
         positive("decay_steps", decay_steps),
-        nonneg("power", power),
+        exponent("power", power),  # Keras's default 1 is None: no power per step
     )
     return PolynomialCycle(*args) if flag("cycle", cycle) else Polynomial(*args)
 

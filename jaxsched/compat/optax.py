@@ -134,7 +134,7 @@ def polynomial_schedule(
     I = V.value("init_value", init_value)  # noqa: E741
     T = _steps("transition_steps", transition_steps)
     E = jnp.where(T > 0, V.value("end_value", end_value), I)
-    p = V.nonneg("power", power)
+    p = V.exponent("power", power)  # 1 is None: no power per step
     return Delayed(Polynomial(I, E, jnp.maximum(T, 0.0), p), _begin(transition_begin))
 
 

@@ -481,7 +481,7 @@ def PolynomialLR(lr: Any, total_iters: Any = 5, power: Any = 1.0) -> Multiplicat
     [1.0, 0.25, 0.0, 0.0]
     """
     T = V.length("total_iters", total_iters)
-    p = V.nonneg("power", power)
+    p = V.exponent("power", power)  # torch's default 1 is None: no power per step
     end = _where(T > 0, 0.0, 1.0)
     return Multiplicative(V.value("lr", lr), Polynomial(_one(), end, T, p))
 

@@ -36,7 +36,17 @@ from .. import functional as F
 from .._base import Array, Schedule, pytree, safe_div, to_float
 from .._join import Join, Warmup, choose, may_shift
 from .._primitives import Constant, Cosine, InverseSqrt, Linear, Polynomial, SqrtDecay
-from .._validate import choice_or_name, default_is_none, is_traced, length, nonneg, positive, real, value
+from .._validate import (
+    choice_or_name,
+    default_is_none,
+    exponent,
+    is_traced,
+    length,
+    nonneg,
+    positive,
+    real,
+    value,
+)
 
 __all__ = [
     "get_scheduler",
@@ -411,7 +421,8 @@ def get_polynomial_decay_schedule_with_warmup(
     if c_lr is not None and c_end is not None and not float(c_lr) > float(c_end):
         raise ValueError(f"lr_end ({lr_end}) must be smaller than initial lr ({lr_in})")
     span = N - W
-    poly = Polynomial(lr, end, jnp.maximum(span, 0.0), nonneg("power", power))  # W > N: lr_end from W on
+    # W > N: lr_end from W on; transformers' default power 1 is None (no power per step)
+    poly = Polynomial(lr, end, jnp.maximum(span, 0.0), exponent("power", power))
     # transformers switches to lr_end for k > N (strictly), which matters only for power = 0.
     after = jnp.nextafter(jax.lax.stop_gradient(span), jnp.asarray(jnp.inf, span.dtype))
     return _with_warmup(Join((poly, Constant(end)), jnp.reshape(after, (1,))), W, lr)
