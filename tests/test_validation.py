@@ -53,6 +53,7 @@ SPECS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
 NONE_OK = {
     ("cosine", "exponent"),
     ("sqrt_decay", "power"),
+    ("polynomial", "power"),
     ("exponential", "end_value"),
     ("clip", "lo"),
     ("clip", "hi"),
