@@ -25,6 +25,7 @@ structure (a name, ``period_mult=None``) against the same options as leaves.
 
 from __future__ import annotations
 
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -241,7 +242,18 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
         ("sgdr, period_mult", "None", "1.0",
          jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=lengths),
          jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=lengths, period_mult=1.0)),
+        ("polynomial, power", "None", "1.0",
+         jaxsched.grid(jaxsched.polynomial, init_value=peaks, end_value=1e-6, steps=[20 * n for n in lengths]),
+         jaxsched.grid(jaxsched.polynomial, init_value=peaks, end_value=1e-6, steps=[20 * n for n in lengths],
+                       power=1.0)),
     ]
+    # peers' defaults that a concrete value makes structure, against the same value as a leaf (_sweepable)
+    for label, grid in (
+        ("transformers cosine, num_cycles", jaxsched.grid(c_hf.get_cosine_schedule_with_warmup, lr=peaks,
+                                                          num_warmup_steps=lengths, num_training_steps=S)),
+        ("timm PolyLRScheduler, power", jaxsched.grid(c_timm.PolyLRScheduler, lr=peaks, t_initial=S, warmup_t=lengths)),
+    ):
+        cases.append((label, "0.5", "0.5 (a leaf)", grid, types.SimpleNamespace(schedules=grid.schedules._sweepable())))
     thunks: dict[str, Callable[[], Any]] = {}
     for i, (_, _, _, named, leaf) in enumerate(cases):
         thunks[f"s{i}"] = lambda g=named: evaluate(g.schedules)
@@ -257,9 +269,10 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
     return [
         f"**Options as structure** (informational): grids of {a * a} settings ({a} peaks x {a} pct_start or "
         f"lengths) x {S:,} steps, the option "
-        "given as structure (a name: only that shape is computed; `period_mult=None`: equal periods by a division) "
+        "given as structure (a name: only that shape is computed; `period_mult=None`: equal periods by a division; "
+        "`power=None`: no power; a port's concrete default 0.5: transformers' half wave, timm's square root) "
         "against the same option as a leaf (an index: every shape computed; `period_mult=1.0`: the general closed "
-        "form), both sweepable in a grid; the same interleaved repeats.",
+        "form; a power or cycle count computed as one), both sweepable in a grid; the same interleaved repeats.",
         "",
         *table(["schedule, option", "structure", "leaf", "leaf / structure", "max diff / peak"], rows),
     ]

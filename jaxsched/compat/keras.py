@@ -25,7 +25,6 @@ exactly.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -146,8 +145,7 @@ class PolynomialCycle(Schedule):
         mult = jnp.maximum(_ceil_div(x, self.steps), 1.0)
         return F.polynomial(x, self.init_value, self.end_value, self.steps * mult, self.power)
 
-    def _sweepable(self) -> Schedule:
-        return self if self.power is not None else dataclasses.replace(self, power=jnp.ones_like(self.init_value))
+    _sweepable = Polynomial._sweepable  # power=None as a leaf of 1
 
 
 # ----------------------------------------------------------------------------- the Keras classes
