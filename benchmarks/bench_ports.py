@@ -25,6 +25,7 @@ structure (a name, ``period_mult=None``) against the same options as leaves.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import warnings
 from collections.abc import Callable
@@ -247,13 +248,18 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
          jaxsched.grid(jaxsched.polynomial, init_value=peaks, end_value=1e-6, steps=[20 * n for n in lengths],
                        power=1.0)),
     ]
-    # peers' defaults that a concrete value makes structure, against the same value as a leaf (_sweepable)
-    for label, grid in (
+    # peers' defaults that a concrete value makes structure, against the same value as a leaf in that one field
+    for label, grid, cls, field in (
         ("transformers cosine, num_cycles", jaxsched.grid(c_hf.get_cosine_schedule_with_warmup, lr=peaks,
-                                                          num_warmup_steps=lengths, num_training_steps=S)),
-        ("timm PolyLRScheduler, power", jaxsched.grid(c_timm.PolyLRScheduler, lr=peaks, t_initial=S, warmup_t=lengths)),
+                                                          num_warmup_steps=lengths, num_training_steps=S),
+         c_hf.CosineWave, "cycles"),
+        ("timm PolyLRScheduler, power", jaxsched.grid(c_timm.PolyLRScheduler, lr=peaks, t_initial=S, warmup_t=lengths),
+         c_timm.KDecayPolynomial, "power"),
     ):
-        cases.append((label, "0.5", "0.5 (a leaf)", grid, types.SimpleNamespace(schedules=grid.schedules._sweepable())))
+        leaf = jax.tree_util.tree_map(
+            lambda n, cls=cls, field=field: dataclasses.replace(n, **{field: jnp.full_like(n.steps, 0.5)})
+            if isinstance(n, cls) else n, grid.schedules, is_leaf=lambda n, cls=cls: isinstance(n, cls))
+        cases.append((label, "0.5", "0.5 (a leaf)", grid, types.SimpleNamespace(schedules=leaf)))
     thunks: dict[str, Callable[[], Any]] = {}
     for i, (_, _, _, named, leaf) in enumerate(cases):
         thunks[f"s{i}"] = lambda g=named: evaluate(g.schedules)
