@@ -226,8 +226,10 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
     """Options as structure against the same options as leaves, on the same grid shape.
 
     A choice given by name (``Select.fixed``: only that shape) against its index (every shape
-    computed, sweepable), and equal periods (``period_mult=None``: a division) against a leaf of 1
-    (the general closed form): the same values, timed interleaved.
+    computed, sweepable), equal periods (``period_mult=None``: a division) against a leaf of 1
+    (the general closed form), and the ports' concrete defaults (transformers' half wave, timm's
+    square root, torch's period doubling) against the same value as a leaf in that one field: the
+    same values, timed interleaved.
     """
     peaks = [float(x) for x in np.linspace(1e-4, 1e-3, a)]
     lengths = [int(x) for x in np.linspace(500, 4500, a)]
@@ -260,6 +262,12 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
             lambda n, cls=cls, field=field: dataclasses.replace(n, **{field: jnp.full_like(n.steps, 0.5)})
             if isinstance(n, cls) else n, grid.schedules, is_leaf=lambda n, cls=cls: isinstance(n, cls))
         cases.append((label, "0.5", "0.5 (a leaf)", grid, types.SimpleNamespace(schedules=leaf)))
+    # torch's T_mult=2 (a port's concrete 2: period doubling) against a growth leaf of 2 (the closed form)
+    doubling = jaxsched.grid(c_torch.CosineAnnealingWarmRestarts, lr=peaks, T_0=lengths, T_mult=2)
+    growth = dataclasses.replace(doubling.schedules, doubling=False,
+                                 period_mult=jnp.full_like(doubling.schedules.period, 2.0))
+    cases.append(("torch CosineAnnealingWarmRestarts, T_mult", "2", "2.0 (a leaf)", doubling,
+                  types.SimpleNamespace(schedules=growth)))
     thunks: dict[str, Callable[[], Any]] = {}
     for i, (_, _, _, named, leaf) in enumerate(cases):
         thunks[f"s{i}"] = lambda g=named: evaluate(g.schedules)
@@ -276,9 +284,11 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
         f"**Options as structure** (informational): grids of {a * a} settings ({a} peaks x {a} pct_start or "
         f"lengths) x {S:,} steps, the option "
         "given as structure (a name: only that shape is computed; `period_mult=None`: equal periods by a division; "
-        "`power=None`: no power; a port's concrete default 0.5: transformers' half wave, timm's square root) "
-        "against the same option as a leaf (an index: every shape computed; `period_mult=1.0`: the general closed "
-        "form; a power or cycle count computed as one), both sweepable in a grid; the same interleaved repeats.",
+        "`power=None`: no power; a port's concrete default 0.5: transformers' half wave, timm's square root; "
+        "torch's concrete `T_mult=2`: period doubling, the cycle from a float's exponent bits) "
+        "against the same option as a leaf (an index: every shape computed; `period_mult=1.0` or `2.0`: the general "
+        "closed form; a power or cycle count computed as one), both sweepable in a grid; the same interleaved "
+        "repeats.",
         "",
         *table(["schedule, option", "structure", "leaf", "leaf / structure", "max diff / peak"], rows),
     ]

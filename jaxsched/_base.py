@@ -702,7 +702,7 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     """
     if not jnp.issubdtype(t.dtype, jnp.integer):
         return schedule._eval(t)
-    limits = [type(s).float_path_limit(s.period.dtype) for s in _nodes(schedule) if getattr(s, "_restarts", False)]
+    limits = [s._path_limit() for s in _nodes(schedule) if getattr(s, "_restarts", False)]
     if not limits:
         return schedule._eval(t)
     lim = jnp.asarray(min(min(limits), int(jnp.iinfo(t.dtype).max)), t.dtype)

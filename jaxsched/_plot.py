@@ -62,8 +62,10 @@ def _chosen(s: Any) -> int:
 
 
 def _mult(s: Any) -> float:
-    """A ``Repeat``'s period growth (1 for ``None``, equal periods)."""
-    return 1.0 if s.period_mult is None else _f(s.period_mult)
+    """A ``Repeat``'s period growth (for ``None``: 2 with ``doubling``, else 1, equal periods)."""
+    if s.period_mult is None:
+        return 2.0 if s.doubling else 1.0
+    return _f(s.period_mult)
 
 
 def _cycles(s: Any) -> float:

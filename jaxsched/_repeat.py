@@ -14,6 +14,9 @@ ulps of rounding; a step that is not an integer and lies within ``3 + 1.25 i
 |log m|`` of them (relative, in ``eps``) below restart ``i`` counts as reaching it, so a point exact in binary
 (``P = 1, m = 1.25``: 5.765625) restarts there too.
 There is no loop over cycles: the cost is the same for 1 cycle or 10**6.
+Equal periods (``period_mult=None``) take one division instead, and period
+doubling as structure (``doubling=True``, which the ports build from a
+concrete 2) the binary exponent of ``t / P + 1``, read from its bits.
 """
 
 from __future__ import annotations
@@ -24,10 +27,22 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _fastmath as FM
 from . import _validate as V
-from ._base import Array, Pair, Schedule, _max_float_in, at_scalar, clamp, pytree, safe_div, to_float
+from ._base import (
+    Array,
+    Pair,
+    Schedule,
+    _max_float_in,
+    at_scalar,
+    clamp,
+    pytree,
+    safe_div,
+    static_field,
+    to_float,
+)
 
 
 @jax.custom_jvp
@@ -227,16 +242,50 @@ class Repeat(Schedule):
     _negative_ok = True
     float_path_limit = staticmethod(float_path_limit)
     _config_bounds = {"period": "> 0", "period_mult": "> 0", "decay": ">= 0", "cycles": ">= 0"}
+    # Structure: a growth of exactly 2 (period doubling), with ``period_mult=None``. The ports set it
+    # from a concrete 2 (torch's ``T_mult``, Keras's default ``t_mul``, timm's ``cycle_mul``), as they
+    # set ``None`` from a concrete 1: the cycle is the binary exponent of ``t / P + 1``, with no
+    # logarithm, exponential or division per step. A grid mixing it with other growths falls back to a
+    # leaf of 2 (``_sweepable``). Keyword-only, so that subclasses' positional fields keep their places.
+    doubling: bool = static_field(default=False, kw_only=True, repr=False)
+
+    @staticmethod
+    def _config_check(s: Repeat, batch_shape: tuple[int, ...]) -> None:
+        if s.doubling and s.period_mult is not None:
+            raise ValueError(
+                "doubling=true is a growth of 2 as structure and needs period_mult=null, got "
+                f"period_mult={np.asarray(s.period_mult).tolist()}"
+            )
+
+    def __repr__(self) -> str:
+        # doubling shows only where it is set: period_mult=None reads as equal periods otherwise.
+        text = super().__repr__()
+        return f"{text[:-1]}, doubling=True)" if self.doubling else text
+
+    def _path_limit(self) -> int:
+        """The step from which integer settings take the exact integer path (``_base.eval_time``).
+
+        :func:`float_path_limit`, or with ``doubling`` ``2**nmant`` (``2**23`` in float32): there the
+        restart points ``P (2**i - 1)`` of an integer ``P`` are exact integers (``P 2**i`` is exact and
+        the difference below ``2**(nmant + 1)``), and ``k + r`` for a fraction ``r`` stays below the
+        next integer.
+        """
+        dt = self.period.dtype
+        return 2 ** jnp.finfo(dt).nmant if self.doubling else float_path_limit(dt)
 
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
         one = jnp.ones((), dt)
         P = jnp.where(self.period > 0, self.period, one)
+        if self.doubling and self.period_mult is not None:
+            raise ValueError("Repeat(doubling=True) is a growth of 2 as structure: period_mult must be None")
         # m is None for equal periods (structure): every expression below in m, d or the restart table
         # of integer growth is then left out, not computed for m = 1 (the same values, bit for bit).
-        equal = self.period_mult is None
+        equal = self.period_mult is None and not self.doubling
         if not equal:
-            m = jnp.maximum(self.period_mult, jnp.asarray(jnp.finfo(dt).eps, dt))  # finite log1p(m - 1), gradient
+            # finite log1p(m - 1), gradient; doubling: a constant 2 (only the exact path reads it)
+            eps = jnp.asarray(jnp.finfo(dt).eps, dt)
+            m = jnp.asarray(2.0, dt) if self.doubling else jnp.maximum(self.period_mult, eps)
             d = m - 1.0
             dz = d == 0
             ds = jnp.where(dz, one, d)
@@ -298,10 +347,39 @@ class Repeat(Schedule):
             local = jnp.where(up, to_next, from_point(i0, u0))
             return i0 + up.astype(dt), local, guess_scale(i0, up)
 
+        def doubling_form() -> tuple[Array, Array, Array | None]:
+            # Cycle i starts at S_i = P (2**i - 1) and lasts P 2**i. The guess is the binary exponent of
+            # y = x / P + 1 (floor(log2(y)), read from its bits), off by one at most where y rounds
+            # across a power of 2; comparing the step with S_e and S_{e+1} settles it. P 2**i is exact,
+            # so a point carries one rounding (none for integer P below 2**(nmant + 1)), and the one-cycle
+            # time (x - S_i) P / L_i is (x - S_i) / 2**i: a scaling by a power of 2, no division. Its
+            # derivative in P is -(2**i - 1) / 2**i, that of the closed form at m = 2.
+            info = jnp.finfo(dt)
+            ib = jnp.dtype(f"int{info.bits}")
+            nm, bias = info.nmant, info.maxexp - 1
+            # y >= 1 (a step below 0 is cycle 0, clipped by _finish); at most 2**(maxexp - 3), so that
+            # 2**(e + 1) and 2**-(e + 1) are normal floats (a period below ~1e-30 steps)
+            y = jnp.clip(x * (1.0 / P) + 1.0, 1.0, 2.0 ** (info.maxexp - 3))
+            e = (jax.lax.bitcast_convert_type(jax.lax.stop_gradient(y), ib) >> nm) - bias
+
+            def pow2(k: Array) -> Array:
+                return jax.lax.bitcast_convert_type((k + bias) << nm, dt)
+
+            w = pow2(e)
+            up = x >= P * (w + w) - P
+            down = (x < P * w - P) & (e > 0)
+            i = e + up.astype(ib) - down.astype(ib)
+            start = P * pow2(i) - P
+            local = (x - start) * pow2(-i)
+            i = i.astype(dt)
+            return i, local, decay_power(i)
+
         def closed_form() -> tuple[Array, Array, Array | None]:
             # A guess of the cycle index from the closed form, biased down by 1/2 so that it is the
             # cycle or the one before (its error is far below 1/2 where the float path is exact);
             # comparing the step with the next restart point settles which.
+            if self.doubling:
+                return doubling_form()
             rp = 1.0 / P
             if equal and dt == jnp.float32:
                 return equal_periods_f32(rp)
@@ -375,7 +453,7 @@ class Repeat(Schedule):
         # depends on the steps alone, so under vmap over a grid it stays unbatched and
         # lax.cond runs just one branch: the float path costs what a few transcendental
         # functions cost; the integer path is only paid for large steps.
-        limit = float_path_limit(dt)
+        limit = self._path_limit()
         if isinstance(t, Pair):  # decided on the global step (unbatched), an upper bound of the local one
             need = jnp.any(t.top >= jnp.asarray(min(limit, int(jnp.iinfo(t.top.dtype).max)), t.top.dtype))
         elif jnp.issubdtype(t.dtype, jnp.integer):
@@ -459,9 +537,10 @@ class Repeat(Schedule):
 
     def _sweepable(self) -> Schedule:
         P = self.period
+        growth = jnp.full_like(P, 2.0) if self.doubling else jnp.ones_like(P)
         return dataclasses.replace(  # (a subclass keeps its class and its own fields)
-            self, schedule=self.schedule._sweepable(),
-            period_mult=jnp.ones_like(P) if self.period_mult is None else self.period_mult,
+            self, schedule=self.schedule._sweepable(), doubling=False,
+            period_mult=growth if self.period_mult is None else self.period_mult,
             decay=jnp.ones_like(P) if self.decay is None else self.decay,
             cycles=jnp.full_like(P, jnp.inf) if self.cycles is None else self.cycles,
         )

@@ -150,14 +150,20 @@ def exponent(name: str, x: Any) -> jax.Array | None:
     return _one_is_none(nonneg(name, x))
 
 
-def growth(name: str, x: Any) -> jax.Array | None:
-    """A positive period growth leaf; a concrete scalar 1 is ``None``: equal periods (``Repeat``).
+def growth(name: str, x: Any) -> tuple[jax.Array | None, bool]:
+    """``(period_mult, doubling)`` of a ``Repeat`` for a positive period growth.
 
-    For the ports whose peers default to a growth of 1 (torch's ``T_mult``, timm's ``cycle_mul``,
-    and Keras's ``t_mul`` given as 1): the same values, with the cycle found by a division instead
-    of a logarithm per step. A grid that also sweeps other growths falls back to a leaf of 1.
+    A concrete scalar 1 is ``(None, False)``: equal periods, the cycle found by a division instead
+    of a logarithm per step. A concrete scalar 2 is ``(None, True)``: period doubling, the cycle
+    read from a float's exponent bits. Both are structure, for the ports whose peers take such
+    growths (torch's ``T_mult``, an integer there; timm's ``cycle_mul``; Keras's ``t_mul``, 2 by
+    default), with the values of the leaf (the same bits at integer settings). Anything else (a traced
+    value, an array) is the leaf; a grid that also sweeps other growths falls back to a leaf.
     """
-    return _one_is_none(positive(name, x))
+    m = positive(name, x)
+    if default_is_none(m, 2.0) is None:
+        return None, True
+    return _one_is_none(m), False
 
 
 def vector(

@@ -162,14 +162,18 @@ def test_polynomial_end_exact_under_closure_jit():
     assert float(jax.jit(lambda k: s(k))(41)) == 0.0
 
 
-def test_t_mul_of_one_is_equal_periods():
-    """t_mul=1 (concrete) is equal periods as structure, the values of a traced 1; 2 (the default) a leaf."""
+def test_t_mul_of_one_is_equal_periods_and_two_is_doubling():
+    """t_mul=1 (concrete) is equal periods as structure, and 2 (the default) period doubling: the values
+    of a traced growth; 3 is a leaf."""
     assert K.CosineDecayRestarts(1.0, 10, t_mul=1.0).terms[1].period_mult is None
-    assert K.CosineDecayRestarts(1.0, 10).terms[1].period_mult is not None
-    k = jnp.arange(0, 200, 3)
-    traced = jax.jit(lambda m: K.CosineDecayRestarts(1.0, 10, t_mul=m, m_mul=0.5)(k))(1.0)
-    plain = K.CosineDecayRestarts(1.0, 10, t_mul=1.0, m_mul=0.5)(k)
-    np.testing.assert_allclose(np.asarray(traced), np.asarray(plain), rtol=0, atol=2.4e-7)  # an ulp apart at most
+    rep = K.CosineDecayRestarts(1.0, 10).terms[1]
+    assert rep.period_mult is None and rep.doubling
+    assert K.CosineDecayRestarts(1.0, 10, t_mul=3.0).terms[1].period_mult is not None
+    k = jnp.arange(0, 2000, 3)
+    for m in (1.0, 2.0):
+        traced = jax.jit(lambda m: K.CosineDecayRestarts(1.0, 10, t_mul=m, m_mul=0.5)(k))(m)
+        plain = K.CosineDecayRestarts(1.0, 10, t_mul=m, m_mul=0.5)(k)
+        np.testing.assert_allclose(np.asarray(traced), np.asarray(plain), rtol=0, atol=2.4e-7)  # an ulp apart at most
 
 
 def test_growth_is_capped_and_shrinking_restarts_stay_finite():

@@ -348,9 +348,9 @@ def test_cycles_are_one_restart_with_both_terms(cls):
 
         one = jnp.ones_like(cyc.lr)
         two = Sum((Constant(cyc.lr_min),
-                   Repeat(scaled(cyc.lr), cyc.period, cyc.period_mult, cyc.decay, cyc.cycles),
+                   Repeat(scaled(cyc.lr), cyc.period, cyc.period_mult, cyc.decay, cyc.cycles, doubling=cyc.doubling),
                    Product((Constant(-one), Repeat(scaled(cyc.lr_min), cyc.period, cyc.period_mult, one,
-                                                   cyc.cycles)))))
+                                                   cyc.cycles, doubling=cyc.doubling)))))
         for c in (cyc, cyc._sweepable()):  # single, and the general form a grid falls back to
             # two float32 forms of one formula (lr g**i c - m c against (lr g**i - m) c)
             np.testing.assert_allclose(np.asarray(c(k)), np.asarray(two(k)), rtol=1e-6, atol=3e-7)
@@ -369,13 +369,15 @@ def test_cycles_are_one_restart_with_both_terms(cls):
 
 
 def test_default_cycle_mul_is_equal_periods_and_a_grid_mixing_growths_matches():
-    """timm's default cycle_mul=1 (concrete) is equal periods as structure (no logarithm per step);
-    other growths are leaves, and a grid mixing them gives each setting's values."""
+    """timm's default cycle_mul=1 (concrete) is equal periods as structure (no logarithm per step), and
+    2 period doubling; other growths are leaves, and a grid mixing them gives each setting's values."""
     make = timm.CosineLRScheduler
     assert make(1.0, 10, cycle_limit=5).schedule.period_mult is None
-    assert make(1.0, 10, cycle_mul=2.0, cycle_limit=5).schedule.period_mult is not None
+    two = make(1.0, 10, cycle_mul=2.0, cycle_limit=5).schedule
+    assert two.period_mult is None and two.doubling
+    assert make(1.0, 10, cycle_mul=1.5, cycle_limit=5).schedule.period_mult is not None
     k = jnp.arange(0, 200, 3)
-    g = jaxsched.grid(make, lr=[1.0, 2.0], t_initial=10, cycle_mul=[1.0, 1.5], cycle_limit=5, cycle_decay=0.5)
+    g = jaxsched.grid(make, lr=[1.0, 2.0], t_initial=10, cycle_mul=[1.0, 1.5, 2.0], cycle_limit=5, cycle_decay=0.5)
     out = jax.vmap(lambda s: s(k))(g.schedules)
     for i, (lr, m) in enumerate(zip(g.settings["lr"], g.settings["cycle_mul"])):
         one = make(lr, 10, cycle_mul=m, cycle_limit=5, cycle_decay=0.5)

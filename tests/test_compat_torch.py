@@ -492,12 +492,17 @@ def test_warm_restarts_exact_at_every_restart() -> None:
 
 def test_t_mult_of_one_is_equal_periods_and_a_grid_mixing_growths_matches() -> None:
     """torch's default ``T_mult=1`` (concrete) builds equal periods as structure (no logarithm per
-    step); other growths and a traced one are leaves, and a grid mixing them (falling back to a leaf
-    of 1) gives each setting's values. The equal-period waves (CosineAnnealingLR, CyclicLR) too."""
+    step), and ``T_mult=2`` period doubling (the cycle from a float's exponent bits); other growths
+    and a traced one are leaves, and a grid mixing them (falling back to a leaf) gives each setting's
+    values. The equal-period waves (CosineAnnealingLR, CyclicLR) too."""
     k = jnp.arange(0, 400, 3)
     assert T.CosineAnnealingWarmRestarts(1.0, 10).period_mult is None
     assert T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=1.0).period_mult is None
-    assert T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=2).period_mult is not None
+    two = T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=2)
+    assert two.period_mult is None and two.doubling
+    assert T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=3).period_mult is not None
+    traced2 = jax.jit(lambda m: T.CosineAnnealingWarmRestarts(1.0, 10, T_mult=m)(k))(2.0)
+    np.testing.assert_array_equal(np.asarray(traced2), np.asarray(two(k)))  # integer settings: the same bits
     assert T.CosineAnnealingLR(1.0, 10).factor.period_mult is None
     assert T.CyclicLR(0.1, 1.0, 10).terms[1].factors[1].period_mult is None
     plain = np.asarray(T.CosineAnnealingWarmRestarts(1.0, 10)(k))

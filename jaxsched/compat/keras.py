@@ -338,7 +338,8 @@ def CosineDecayRestarts(
     D = positive("first_decay_steps", first_decay_steps)
     a = value("alpha", alpha)
     inner = Cosine((1.0 - a) * v0, jnp.zeros_like(v0), D)
-    rep = Repeat(inner, D, growth("t_mul", t_mul), nonneg("m_mul", m_mul), jnp.asarray(jnp.inf, v0.dtype))
+    m, doubling = growth("t_mul", t_mul)
+    rep = Repeat(inner, D, m, nonneg("m_mul", m_mul), jnp.asarray(jnp.inf, v0.dtype), doubling=doubling)
     return Sum((Constant(a * v0), rep))
 
 

@@ -254,6 +254,7 @@ class TimmCycles(Repeat):
 
     @staticmethod
     def _config_check(s: TimmCycles, batch_shape: tuple[int, ...]) -> None:
+        Repeat._config_check(s, batch_shape)
         if s.single and (s.cycles is None or (np.asarray(s.cycles) > 1).any()):
             c = None if s.cycles is None else np.asarray(s.cycles).tolist()
             raise ValueError(f"single=true needs cycles <= 1 (one cycle at most), got cycles={c}")
@@ -410,11 +411,11 @@ def _cycles(
     make: Any, lr: Array, lr_min: Array, t_initial: Array, cycle_mul: Any, cycle_decay: Any, cycle_limit: Any
 ) -> TimmCycles:
     """``lr_min + (lr * decay**i - lr_min) * c_i(t)`` over timm's cycles, ``lr_min`` after the limit."""
-    M = growth("cycle_mul", cycle_mul)
+    M, doubling = growth("cycle_mul", cycle_mul)
     g = nonneg("cycle_decay", cycle_decay)
     L = real("cycle_limit", cycle_limit, lo=0.0, allow_inf=True)
     single = not is_traced(L) and bool((np.asarray(L) <= 1).all())  # timm's default: one cycle, no search
-    return TimmCycles(make(jnp.ones_like(lr)), t_initial, M, g, L, lr, lr_min, single=single)
+    return TimmCycles(make(jnp.ones_like(lr)), t_initial, M, g, L, lr, lr_min, single=single, doubling=doubling)
 
 
 def _warmup(curve: Schedule, W: Array, init: Array, lr: Array, prefix: Any, to_curve: bool = False) -> TimmWarmup:

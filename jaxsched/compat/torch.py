@@ -532,8 +532,8 @@ def CosineAnnealingWarmRestarts(lr: Any, T_0: Any, T_mult: Any = 1, eta_min: Any
     """
     b = V.value("lr", lr)
     T0 = V.positive("T_0", T_0)
-    m = V.growth("T_mult", T_mult)
-    return Repeat(Cosine(b, V.value("eta_min", eta_min), T0), T0, m)
+    m, doubling = V.growth("T_mult", T_mult)
+    return Repeat(Cosine(b, V.value("eta_min", eta_min), T0), T0, m, doubling=doubling)
 
 
 def ChainedScheduler(schedulers: Sequence[Schedule]) -> Multiplicative:
