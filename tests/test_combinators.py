@@ -1265,10 +1265,7 @@ def test_period_doubling_is_structure(period: float) -> None:
     batch = js.stack(mixed)
     assert not batch.doubling and np.asarray(batch.period_mult).tolist() == [2.0, 1.0, 3.0]
     rows = np.asarray(jax.vmap(lambda s: s(kj))(batch))
-    # (other periods: the leaf's values, whose restart points round and snap differently: off by a whole
-    # amplitude at a few steps next to far restarts, 7 below 2**24 for 7.3; see DESIGN.md)
-    plain = [mixed[0] if P == round(P) else mixed[0]._sweepable(), *mixed[1:]]
-    for row, s in zip(rows, plain):
+    for row, s in zip(rows, mixed):  # (float32: a growth leaf of 2 takes doubling's values, as 1 the equal path's)
         assert_close_to_peak(row, np.asarray(s(kj)), 1.0, ULPS)
     # the config keeps the structure; doubling with a growth leaf is refused
     back = js.from_config(js.to_config(mixed[0]))
@@ -1281,6 +1278,28 @@ def test_period_doubling_is_structure(period: float) -> None:
     with pytest.raises(ValueError, match="period_mult must be None"):
         js.Repeat(js.cosine(1.0, 0.0, P), jnp.float32(P), jnp.float32(2.0), doubling=True)(kj)
     assert "doubling=True" in repr(mixed[0]) and "doubling" not in repr(mixed[1])
+
+
+@pytest.mark.parametrize("period", [7.3, 0.7, 1000.7, 2.5])
+def test_growth_leaf_of_two_takes_the_values_of_doubling(period: float) -> None:
+    # A float32 growth leaf of exactly 2 gives period doubling's values (its points round once), not the
+    # closed form's points snapped within 4 eps: sgdr(1, 7.3, 2.0) gave 1.0 at step 239199, where the
+    # stored period restarts at 239199.106 (7 such steps below 2**24 for 7.3, 6-14 for the others).
+    # The slopes stay the closed form's, which have the growth's own: against a float64 central difference.
+    P = float(np.float32(period))
+    k = jnp.arange(2**24, dtype=jnp.int32)
+    dbl, leaf = _doubling(P)
+    got = jax.jit(lambda s: s(k))
+    assert_close_to_peak(got(leaf), got(dbl), 1.0, ULPS)
+    if period == 7.3:
+        ref = _doubling_ref(np.asarray([239198, 239199, 239200]), P)
+        assert_close_to_peak(leaf(jnp.asarray([239198, 239199, 239200])), ref, 1.0, 2.5e-7)
+        assert ref[1] < 1e-3 and ref[2] > 0.999
+    t = np.array([x for x in np.arange(1.0, 300.0) if np.min(np.abs(x - np.asarray(_restarts(P, 2.0, 8)))) > 0.5])
+    g = jax.grad(lambda m: js.repeat(js.cosine(1.0, 0.0, P), P, m)(jnp.asarray(t, jnp.float32)).sum())(2.0)
+    h = 1e-4
+    fd = [R.repeat(R.cosine(1.0, 0.0, P), P, 2.0 + e)(t).sum() for e in (h, -h)]
+    np.testing.assert_allclose(float(g), (fd[0] - fd[1]) / (2 * h), rtol=2e-3)
 
 
 def test_period_doubling_float_path_is_the_exact_path_below_2_to_the_23() -> None:
