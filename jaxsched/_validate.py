@@ -157,8 +157,9 @@ def growth(name: str, x: Any) -> tuple[jax.Array | None, bool]:
     of a logarithm per step. A concrete scalar 2 is ``(None, True)``: period doubling, the cycle
     read from a float's exponent bits. Both are structure, for the ports whose peers take such
     growths (torch's ``T_mult``, an integer there; timm's ``cycle_mul``; Keras's ``t_mul``, 2 by
-    default), with the values of the leaf (the same bits at integer settings). Anything else (a traced
-    value, an array) is the leaf; a grid that also sweeps other growths falls back to a leaf.
+    default), with the values of the leaf (a float32 leaf of exactly 1 or 2 takes the structure's
+    values). Anything else (a traced value, an array) is the leaf; a grid that also sweeps other
+    growths falls back to a leaf.
     """
     m = positive(name, x)
     if default_is_none(m, 2.0) is None:
