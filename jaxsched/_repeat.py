@@ -224,7 +224,18 @@ def _geom(i: Array, d: Array) -> Array:
 
 @pytree
 class Repeat(Schedule):
-    """Restarts of ``schedule`` (defined on ``[0, period]``), stretched over growing cycles."""
+    """Restarts of ``schedule`` (defined on ``[0, period]``), stretched over growing cycles.
+
+    Built by :func:`repeat`. ``doubling=True`` (keyword-only, with ``period_mult=None``) is a growth
+    of 2 as structure: cycle ``i`` starts at ``S_i = P (2**i - 1)``, found from the binary exponent
+    of ``t / P + 1`` (the torch, timm and Keras ports build it from a concrete 2).
+
+    >>> import jax.numpy as jnp
+    >>> import jaxsched
+    >>> s = jaxsched.Repeat(jaxsched.linear(1.0, 0.0, 10), jnp.float32(10.0), doubling=True)
+    >>> s([0, 5, 10, 20, 30, 70]).tolist()
+    [1.0, 0.5, 1.0, 0.5, 1.0, 1.0]
+    """
 
     schedule: Schedule
     period: Array
