@@ -214,6 +214,24 @@ def _restart_rows(p: Array, m: Array, per_step: bool) -> Any:
             yield tuple(x[j] for x in rows)
 
 
+def _doubling_cycle(k: Array, p: Array) -> tuple[Array, Array, Array, Array]:
+    """Period doubling's cycle of integer steps ``k >= 0`` in integer arithmetic, for an integer ``p >= 1``:
+    ``(i, S_i, L_i, exact)`` as :func:`_restart_rows` gives them (``L_i`` exact where ``exact``).
+
+    ``S_i = p (2**i - 1) <= k`` exactly where ``2**i <= k // p + 1`` (``2**i`` is an integer), so ``i``
+    is the bit length of ``k // p + 1`` less one: a count of leading zeros, no table of restarts
+    (31 rows of the general integer growth's search, each a comparison and three selects per step).
+    Unsigned, where ``2**31`` and ``S_i + p`` still fit.
+    """
+    u = jnp.dtype(f"uint{jnp.iinfo(k.dtype).bits}")
+    bits = jnp.iinfo(u).bits
+    pu = p.astype(u)
+    i = (bits - 1) - jax.lax.clz(_floordiv(k, p).astype(u) + 1)
+    start = pu * ((jnp.ones_like(i) << i) - 1)  # <= k
+    length = start + pu
+    return i.astype(k.dtype), start.astype(k.dtype), length, length <= jnp.iinfo(k.dtype).max
+
+
 def _geom(i: Array, d: Array) -> Array:
     """``(m**i - 1) / (m - 1)`` with ``d = m - 1``; ``i`` (and its d-derivative) at ``d == 0``."""
     dz = d == 0
@@ -521,18 +539,21 @@ class Repeat(Schedule):
                 mr = jnp.round(m)
                 geo = (m == mr) & (mr >= 2) & (mr <= 2.0**30) & int_p
                 p_int = jnp.where(geo, P, one).astype(k.dtype)
-                per_step = jnp.ndim(p_int) > 0 and jnp.size(p_int) >= jnp.size(k)  # leaves selected by a join
-                rows = _restart_rows(p_int, jnp.where(geo, mr, 2 * one).astype(k.dtype), per_step)
-                s_k = jnp.zeros_like(k)
-                l_k = jnp.where(geo, P, one).astype(k.dtype) + s_k
-                exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
-                n_k = s_k
-                for s_j, l_j, exact_j, exists_j in rows:
-                    move = exists_j & (k >= s_j)
-                    n_k = n_k + move.astype(k.dtype)
-                    s_k = jnp.where(move, s_j, s_k)
-                    l_k = jnp.where(move, l_j, l_k)
-                    exact_l = jnp.where(move, exact_j, exact_l)
+                if self.doubling:
+                    n_k, s_k, l_k, exact_l = _doubling_cycle(k, p_int)
+                else:
+                    per_step = jnp.ndim(p_int) > 0 and jnp.size(p_int) >= jnp.size(k)  # leaves selected by a join
+                    rows = _restart_rows(p_int, jnp.where(geo, mr, 2 * one).astype(k.dtype), per_step)
+                    s_k = jnp.zeros_like(k)
+                    l_k = jnp.where(geo, P, one).astype(k.dtype) + s_k
+                    exact_l = jnp.ones(jnp.shape(k), bool)  # l_k is the current cycle's exact length
+                    n_k = s_k
+                    for s_j, l_j, exact_j, exists_j in rows:
+                        move = exists_j & (k >= s_j)
+                        n_k = n_k + move.astype(k.dtype)
+                        s_k = jnp.where(move, s_j, s_k)
+                        l_k = jnp.where(move, l_j, l_k)
+                        exact_l = jnp.where(move, exact_j, exact_l)
                 exact = (whole | geo) & in_range
                 i_ex = jnp.where(whole, q, jnp.where(geo, n_k, 0)).astype(dt)
                 u_ex = jnp.where(whole, k - q * pi, k - s_k).astype(dt)

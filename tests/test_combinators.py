@@ -1325,6 +1325,32 @@ def test_period_doubling_float_path_is_the_exact_path_below_2_to_the_23() -> Non
     assert s._path_limit() == 2**23 and js.repeat(js.cosine(1.0, 0.0, 3), 3, 2.0)._path_limit() == 2**17
 
 
+def test_period_doubling_exact_path_is_the_integer_growths() -> None:
+    # Doubling's exact path reads the cycle from the bit length of k // P + 1 (a count of leading
+    # zeros); integer growth 2 searches a table of restarts. Bit for bit the same, at every restart
+    # (b - 1, b, b + 1) up to 2**31 - 1 for periods up to 2**30 (P = 1 restarts at 2**31 - 1 itself),
+    # and against float64 (a linear shape: the exact fraction of the cycle run).
+    from jaxsched._base import Pair
+
+    periods = [1, 2, 3, 7, 1000, 65537, 1048573, 2**29 + 192, 2**30]
+    assert all(float(np.float32(p)) == p for p in periods)  # (the period is a float32 leaf)
+    f = jax.jit(jax.vmap(lambda s, k: s._at(Pair(k, None, k, exact=True)), (0, None)))
+    dbl = js.stack([js.Repeat(js.linear(1.0, 0.0, float(p)), jnp.float32(p), doubling=True) for p in periods])
+    leaf = js.stack([js.repeat(js.linear(1.0, 0.0, float(p)), float(p), 2.0) for p in periods])
+    k = {0, 1, 2**31 - 2, 2**31 - 1}
+    for p in periods:
+        for i in range(32):
+            b = p * (2**i - 1)
+            k.update(x for x in (b - 1, b, b + 1) if 0 <= x < 2**31)
+    k = np.asarray(sorted(k), np.int64)
+    got = np.asarray(f(dbl, jnp.asarray(k, jnp.int32)))
+    np.testing.assert_array_equal(got, np.asarray(f(leaf, jnp.asarray(k, jnp.int32))))
+    for row, p in zip(got, periods):
+        i = np.floor(np.log2(k // p + 1)).astype(np.int64)  # exact for these sizes: checked below
+        assert (p * (2**i - 1) <= k).all() and (k < p * (2 ** (i + 1) - 1)).all()
+        np.testing.assert_allclose(row, 1.0 - (k - p * (2**i - 1)) / (p * 2.0**i), rtol=0, atol=1.2e-7)
+
+
 def test_period_doubling_is_total() -> None:
     # a traced period of any sign and size gives finite values and gradients (y = t / P + 1 is clipped
     # where 2**(e + 1) would leave the normal floats), and x64 uses the float64 bits
