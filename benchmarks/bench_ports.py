@@ -218,11 +218,14 @@ def run(cfg: Config) -> Section:
                     "max diff / peak"], rows)
     lines += ["", *notes]
     lines += ["", _power_line(G, S, reps, evaluate, write, P)]
-    lines += ["", *_structure_lines(a, S, reps, evaluate)]
+    from jaxsched._base import _eval_time, as_time  # the general form: eval_time without its switch
+
+    general = jax.jit(lambda sch: jax.vmap(lambda s: _eval_time(s, as_time(steps)))(sch))
+    lines += ["", *_structure_lines(a, S, reps, evaluate, general)]
     return Section(NAME, TITLE, lines, checks)
 
 
-def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
+def _structure_lines(a: int, S: int, reps: int, evaluate: Any, general: Any) -> list[str]:
     """Options as structure against the same options as leaves, on the same grid shape.
 
     A choice given by name (``Select.fixed``: only that shape) against its index (every shape
@@ -268,17 +271,28 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
                                  period_mult=jnp.full_like(doubling.schedules.period, 2.0))
     cases.append(("torch CosineAnnealingWarmRestarts, T_mult", "2", "2.0 (a leaf)", doubling,
                   types.SimpleNamespace(schedules=growth)))
+    # A growth leaf of 1 or 2 runs as equal periods or doubling where the grid's growths agree
+    # (_base.eval_time's switch), as here; the general form (what a grid of mixed growths runs) is timed
+    # beside it, traced without the switch.
+    switched = {2, len(cases) - 1}
     thunks: dict[str, Callable[[], Any]] = {}
     for i, (_, _, _, named, leaf) in enumerate(cases):
         thunks[f"s{i}"] = lambda g=named: evaluate(g.schedules)
         thunks[f"l{i}"] = lambda g=leaf: evaluate(g.schedules)
+        if i in switched:
+            thunks[f"g{i}"] = lambda g=leaf: general(g.schedules)
     t = interleaved(thunks, reps)
     rows = []
     for i, (label, given, index, named, leaf) in enumerate(cases):
         ms, ml, n = median(t[f"s{i}"]), median(t[f"l{i}"]), len(named) * S
         diff = float(jnp.max(jnp.abs(evaluate(named.schedules) - evaluate(leaf.schedules)))) / max(peaks)
+        gen = ""
+        if i in switched:
+            mg = median(t[f"g{i}"])
+            diff = max(diff, float(jnp.max(jnp.abs(evaluate(named.schedules) - general(leaf.schedules)))) / max(peaks))
+            gen = f"{fmt_med(t[f'g{i}'])} ({mg / n * 1e9:.2f} ns/elem, {mg / ms:.2f}x)"
         rows.append([label, f"`{given}`: {fmt_med(t[f's{i}'])} ({ms / n * 1e9:.2f} ns/elem)",
-                     f"`{index}`: {fmt_med(t[f'l{i}'])} ({ml / n * 1e9:.2f} ns/elem)", f"{ml / ms:.2f}x",
+                     f"`{index}`: {fmt_med(t[f'l{i}'])} ({ml / n * 1e9:.2f} ns/elem)", f"{ml / ms:.2f}x", gen,
                      f"{diff:.1e}"])
     return [
         f"**Options as structure** (informational): grids of {a * a} settings ({a} peaks x {a} pct_start or "
@@ -286,11 +300,14 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any) -> list[str]:
         "given as structure (a name: only that shape is computed; `period_mult=None`: equal periods by a division; "
         "`power=None`: no power; a port's concrete default 0.5: transformers' half wave, timm's square root; "
         "torch's concrete `T_mult=2`: period doubling, the cycle from a float's exponent bits) "
-        "against the same option as a leaf (an index: every shape computed; `period_mult=1.0` or `2.0`: the general "
-        "closed form; a power or cycle count computed as one), both sweepable in a grid; the same interleaved "
-        "repeats.",
+        "against the same option as a leaf (an index: every shape computed; a power or cycle count computed as "
+        "one), both sweepable in a grid; the same interleaved repeats. A growth leaf of `1.0` or `2.0` takes the "
+        "values of equal periods or doubling: where the grid's growths agree (as here, from 2**24 elements per "
+        "program) that form runs alone, one compiled switch (`jaxsched/_switch.py`); the last column times the "
+        "general closed form, which a grid of mixed growths runs (traced without the switch).",
         "",
-        *table(["schedule, option", "structure", "leaf", "leaf / structure", "max diff / peak"], rows),
+        *table(["schedule, option", "structure", "leaf", "leaf / structure",
+                "leaf, general form (a mixed grid) / structure", "max diff / peak"], rows),
     ]
 
 

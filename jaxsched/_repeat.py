@@ -302,6 +302,17 @@ class Repeat(Schedule):
         dt = self.period.dtype
         return 2 ** jnp.finfo(dt).nmant if self.doubling else float_path_limit(dt)
 
+    def _growth_leaf(self) -> Array | None:
+        # A float32 growth leaf takes the values of equal periods at exactly 1 and of doubling at exactly
+        # 2 (closed_form): _base.eval_time runs that form alone where a batch's growths agree.
+        m = self.period_mult
+        if m is None or self.period.dtype != jnp.float32 or jnp.ndim(m) or jnp.ndim(self.period):
+            return None
+        return m
+
+    def _growth_form(self, growth: int) -> Repeat:
+        return dataclasses.replace(self, period_mult=None, doubling=growth == 2)
+
     def _eval(self, t: Array) -> Array:
         dt = self.period.dtype
         one = jnp.ones((), dt)

@@ -1275,11 +1275,15 @@ def test_period_doubling_is_structure(period: float) -> None:
 
 
 @pytest.mark.parametrize("period", [7.3, 0.7, 1000.7, 2.5])
-def test_growth_leaf_of_two_takes_the_values_of_doubling(period: float) -> None:
+def test_growth_leaf_of_two_takes_the_values_of_doubling(period: float, monkeypatch: pytest.MonkeyPatch) -> None:
     # A float32 growth leaf of exactly 2 gives period doubling's values (its points round once), not the
     # closed form's points snapped within 4 eps: sgdr(1, 7.3, 2.0) gave 1.0 at step 239199, where the
     # stored period restarts at 239199.106 (7 such steps below 2**24 for 7.3, 6-14 for the others).
     # The slopes stay the closed form's, which have the growth's own: against a float64 central difference.
+    # This is the general form's own selection: eval_time's switch to doubling's form is kept off
+    # (2**24 steps would take it; test_switch.py holds the switch to the general form's values).
+    monkeypatch.setattr(js._base, "_SWITCH_MIN_SIZE", 2**62)
+    jax.clear_caches()
     P = float(np.float32(period))
     k = jnp.arange(2**24, dtype=jnp.int32)
     dbl, leaf = _doubling(P)
