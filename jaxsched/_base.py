@@ -717,8 +717,10 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     doubling where it is exactly 2 and of equal periods where it is exactly 1, and so computes all
     three forms per step. Here the whole schedule is evaluated in the one form that its growths share
     (``_switch.uniform_switch``): under ``vmap`` over a grid whose members agree (a sweep of periods at
-    a growth of 2), the batch runs that form alone, 2.6x faster; where they differ, the general one.
-    Each form evaluates the whole tree, so it fuses into one loop.
+    a growth of 2), the batch runs that form alone (a 1,024 x 100,000 sgdr grid: 2.5x faster); where
+    they differ, the general one. Each form evaluates the whole tree, so it fuses into one loop. The
+    switch compiles the three forms, so only evaluations of ``_SWITCH_MIN_SIZE`` elements or more
+    (steps times members) take it: a train step's one step keeps the general form alone.
     """
     growths = [g for g in (s._growth_leaf() for s in _nodes(schedule)) if g is not None]
     if not growths:
