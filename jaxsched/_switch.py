@@ -33,7 +33,7 @@ Branch = Callable[[Any], jax.Array]
 
 
 def uniform_switch(
-    key: jax.Array, branches: Sequence[Branch], operands: Any, *, size: int = 0, min_size: int = 0
+    key: jax.Array, branches: Sequence[Branch], operands: Any, *, size: Any = 0, min_size: int = 0
 ) -> jax.Array:
     """``branches[key](operands)``; under ``vmap``, one branch for the whole batch (see module docstring).
 
@@ -55,9 +55,15 @@ def uniform_switch(
     return run(key, operands)
 
 
-def _switch(key: jax.Array, branches: tuple[Branch, ...], operands: Any, size: int, min_size: int) -> jax.Array:
+def _large(size: Any, min_size: int) -> bool:
+    """Whether ``size >= min_size``; a symbolic size (``jax.export``'s shape polymorphism), whose
+    comparison cannot be decided when tracing, counts as small: the general form, no conditional."""
+    return isinstance(size, int) and size >= min_size
+
+
+def _switch(key: jax.Array, branches: tuple[Branch, ...], operands: Any, size: Any, min_size: int) -> jax.Array:
     def plain(key: jax.Array, operands: Any) -> jax.Array:
-        if size < min_size:
+        if not _large(size, min_size):
             return branches[-1](operands)
         return jax.lax.switch(key, branches, operands)
 

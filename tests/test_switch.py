@@ -182,3 +182,22 @@ def test_growth_leaf_switch_is_one_compile(switch_from: Any) -> None:
             for gs in ((2.0,) * 3, (1.0,) * 3, (1.5,) * 3, (2.0, 1.0, 2.0))]
     assert f.count == 1
     assert all(np.isfinite(np.asarray(o)).all() for o in outs)
+
+
+def test_growth_leaf_switch_exports_with_symbolic_shapes() -> None:
+    # jax.export's shape polymorphism: the switch's size cannot be compared with its threshold (2**24)
+    # when a dimension is symbolic, so such programs keep the general form (they exported before the
+    # switch, which raised InconclusiveDimensionOperation on them).
+    from jax import export
+
+    (n,) = export.symbolic_shape("n")
+    s = js.sgdr(1.0, 10, 2.0)
+    exp = export.export(jax.jit(lambda s, k: s(k)))(s, jax.ShapeDtypeStruct((n,), jnp.int32))
+    k = jnp.arange(40)
+    np.testing.assert_array_equal(exp.call(s, k), s(k))
+    g = js.stack([s, js.sgdr(2.0, 20, 2.0)])
+    (b,) = export.symbolic_shape("b")
+    batched = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct((b, *x.shape[1:]), x.dtype), g)
+    grid = jax.jit(lambda g, k: jax.vmap(lambda s: s(k))(g))
+    exp = export.export(grid)(batched, jax.ShapeDtypeStruct((40,), jnp.int32))
+    np.testing.assert_array_equal(exp.call(g, k), grid(g, k))
