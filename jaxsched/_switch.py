@@ -76,6 +76,8 @@ def _switch(key: jax.Array, branches: tuple[Branch, ...], operands: Any, size: A
             return branches[-1](operands), False
         axes = jax.tree_util.tree_map(lambda b: 0 if b else None, ops_batched)
         mapped = tuple(lambda ops, f=f: jax.vmap(f, in_axes=(axes,))(ops) for f in branches)
+        if not _large(size * axis_size, min_size):  # (before reading key[0]: an empty batch is small)
+            return mapped[-1](operands), True
         if key_batched:
             first = key[0]
             key = jnp.where(jnp.all(key == first), first, len(branches) - 1)

@@ -201,3 +201,13 @@ def test_growth_leaf_switch_exports_with_symbolic_shapes() -> None:
     grid = jax.jit(lambda g, k: jax.vmap(lambda s: s(k))(g))
     exp = export.export(grid)(batched, jax.ShapeDtypeStruct((40,), jnp.int32))
     np.testing.assert_array_equal(exp.call(g, k), grid(g, k))
+
+
+def test_an_empty_batch_evaluates() -> None:
+    # vmap over no settings: the switch reads no member's key, and the warmup's bound over the batch
+    # (_base._batch_max) is 0 (it raised "zero-size array to reduction operation max" before).
+    for s in (js.sgdr(1.0, 10, 2.0), js.warmup_cosine(1.0, 100, 10)):
+        empty = jax.tree_util.tree_map(lambda x: x[:0], js.stack([s]))
+        assert jax.vmap(lambda s: s(jnp.arange(7)))(empty).shape == (0, 7)
+    x = jnp.ones((0, 8))
+    assert jax.vmap(_spy)(jnp.zeros((0,), jnp.int32), x).shape == (0, 8)
