@@ -424,8 +424,8 @@ def _int_split(x: Array, idt: Any) -> tuple[Array, Array, Array]:
 
 @jax.custom_batching.custom_vmap
 def _batch_max(x: Array) -> Array:
-    """``x`` (a scalar ``>= 0``); under ``vmap``, its maximum over the batch, unbatched (every level of
-    nesting), 0 over an empty batch.
+    """``x`` (a float scalar); under ``vmap``, its maximum over the batch, unbatched (every level of
+    nesting); ``-inf`` over an empty batch (no member to bound).
 
     A bound that holds for every setting of a grid, so a ``lax.cond`` on it still runs one branch.
     """
@@ -434,7 +434,7 @@ def _batch_max(x: Array) -> Array:
 
 @_batch_max.def_vmap
 def _batch_max_rule(axis_size: int, in_batched: Sequence[bool], x: Array) -> tuple[Array, bool]:
-    return (_batch_max(jnp.max(x, axis=0, initial=0.0)) if in_batched[0] else x), False
+    return (_batch_max(jnp.max(x, axis=0, initial=-jnp.inf)) if in_batched[0] else x), False
 
 
 def _lead(start: Array) -> Array:

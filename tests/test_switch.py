@@ -205,7 +205,7 @@ def test_growth_leaf_switch_exports_with_symbolic_shapes() -> None:
 
 def test_an_empty_batch_evaluates() -> None:
     # vmap over no settings: the switch reads no member's key, and the warmup's bound over the batch
-    # (_base._batch_max) is 0 (it raised "zero-size array to reduction operation max" before).
+    # (_base._batch_max) is -inf, no member (it raised "zero-size array to reduction operation max").
     for s in (js.sgdr(1.0, 10, 2.0), js.warmup_cosine(1.0, 100, 10)):
         empty = jax.tree_util.tree_map(lambda x: x[:0], js.stack([s]))
         assert jax.vmap(lambda s: s(jnp.arange(7)))(empty).shape == (0, 7)
