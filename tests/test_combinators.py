@@ -722,6 +722,138 @@ def test_boundary_count_matches_searchsorted(n: int) -> None:
     assert int(jnp.min(idx)) >= 0 and int(jnp.max(idx)) <= n
 
 
+@pytest.fixture
+def buckets_from(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set the size from which the boundary count takes its buckets (0: always; the caches are dropped)."""
+    from jaxsched import _base
+
+    def set_size(n: int) -> None:
+        monkeypatch.setattr(_base, "_BUCKET_MIN_SIZE", n)
+        jax.clear_caches()
+
+    yield set_size
+    jax.clear_caches()
+
+
+def _key_layouts(rng: np.random.Generator) -> dict[str, tuple[np.ndarray, bool]]:
+    """Integer keys (sorted unless said), and whether every bucket holds at most one key past its start."""
+    top, bottom = 2**31 - 1, -(2**31) + 1
+    even = np.arange(1, 129) * 7812
+    spread = np.cumsum(rng.integers(900, 1100, 200)) - 5000
+    return {
+        "even": (even, True),
+        "spread below 0": (spread, True),
+        # A key never passed (a boundary at 3e9): the buckets span the int range, the others share one.
+        "one key past the range": (np.r_[even[:-1], top], False),
+        "the whole range": (np.linspace(bottom, top, 64).astype(np.int64), True),
+        "a short first piece": (np.r_[5, even[1:]], True),  # the first key is where the buckets start
+        "two close keys": (np.r_[even[:60], even[59] + 3, even[60:]], False),  # one bucket holds both
+        "repeated keys": (np.r_[even[:60], even[59], even[60:]], False),
+        "unsorted": (rng.permutation(even), False),
+    }
+
+
+@pytest.mark.parametrize("layout", ["even", "spread below 0", "one key past the range", "the whole range",
+                                    "a short first piece", "two close keys", "repeated keys", "unsorted"])
+def test_bucketed_boundary_count_matches_the_count(layout: str, buckets_from: Any) -> None:
+    # Above 32 keys a large evaluation looks the count up in buckets of 2**shift steps (a shift, two
+    # gathers): where every bucket holds at most one key past its start, and the keys are sorted.
+    # Otherwise the two-level count. Steps at, next to and between the keys, and at the int range's ends.
+    from jaxsched._base import _buckets, _count_keys
+
+    keys, ok = _key_layouts(np.random.default_rng(7))[layout]
+    keys = keys.astype(np.int32)
+    assert bool(_buckets(jnp.asarray(keys))[0]) == ok
+    k64 = keys.astype(np.int64)
+    steps = np.r_[k64 - 1, k64, k64 + 1, np.linspace(k64.min() - 3, k64.max() + 3, 5000).astype(np.int64),
+                  -(2**31), -(2**31) + 1, 2**31 - 2, 2**31 - 1]
+    steps = np.clip(steps, -(2**31), 2**31 - 1).astype(np.int32)
+    want = (steps[:, None] > keys[None, :]).sum(1)
+    for size in (0, 2**62):  # the buckets, then the two-level count
+        buckets_from(size)
+        got = np.asarray(jax.jit(_count_keys)(jnp.asarray(steps), jnp.asarray(keys)))
+        if layout == "unsorted":  # not a count any more, but a valid piece index either way
+            assert got.min() >= 0 and got.max() <= len(keys)
+        else:
+            np.testing.assert_array_equal(got, want)
+
+
+def test_bucketed_boundary_count_in_x64(buckets_from: Any) -> None:
+    from jaxsched._base import _buckets, _count_keys
+
+    buckets_from(0)
+    with jax.enable_x64(True):
+        keys = np.arange(-50, 50) * 2**56 + 3  # spread over most of the int64 range
+        steps = np.r_[keys - 1, keys, keys + 1, -(2**63), 2**63 - 1, 0]
+        assert keys.dtype == np.int64 and bool(_buckets(jnp.asarray(keys))[0])
+        got = jax.jit(_count_keys)(jnp.asarray(steps), jnp.asarray(keys))
+        assert got.dtype == jnp.int32
+        np.testing.assert_array_equal(np.asarray(got), (steps[:, None] > keys[None, :]).sum(1))
+
+
+def test_large_joins_count_by_buckets_over_a_grid(buckets_from: Any) -> None:
+    # A grid of 40-piece joins: each member its own boundaries. Where every member's allow the buckets
+    # the grid runs them (checked through a bucket count made wrong on purpose); one member with a piece
+    # of 1 step sends the whole grid to the two-level count. The values are the pieces' either way.
+    from jaxsched import _base
+
+    buckets_from(0)
+    n, L = 40, 1000
+    steps = jnp.arange(-5, n * L + 5)
+
+    def member(scale: float, second: float) -> js.Schedule:
+        ps = [js.linear(1.0 / (i + 1), 0.0, L) for i in range(n)]
+        return js.join(ps, [1000.0, second] + [scale * L * i for i in range(3, n)])
+
+    def want(scale: float, second: float) -> np.ndarray:
+        b = np.r_[1000.0, second, scale * L * np.arange(3, n)]
+        t = np.asarray(steps, np.float64)
+        i = np.searchsorted(b, t, side="right")
+        start = np.r_[0.0, b][i]
+        return np.maximum(1.0 / (i + 1) * (1.0 - np.clip((t - start) / L, 0.0, 1.0)), 0.0)
+
+    settings = [(1.0, 2000.0), (1.5, 2900.0), (0.9, 1800.0)]
+    grid = js.stack([member(*s) for s in settings])
+    got = jax.jit(jax.vmap(lambda s: s(steps)))(grid)
+    for row, s in zip(np.asarray(got), settings):
+        np.testing.assert_allclose(row, want(*s), rtol=1e-6, atol=1e-7)
+    short = js.stack([member(*s) for s in [*settings[:2], (1.0, 2999.0)]])
+    got = jax.jit(jax.vmap(lambda s: s(steps)))(short)
+    for row, s in zip(np.asarray(got), [*settings[:2], (1.0, 2999.0)]):
+        np.testing.assert_allclose(row, want(*s), rtol=1e-6, atol=1e-7)
+    # Which count ran: a bucket count off by one shows in the agreeing grid only.
+    real = _base._bucket_count
+    try:
+        _base._bucket_count = lambda ops: jnp.minimum(real(ops) + 1, n - 1)
+        jax.clear_caches()
+        agree = np.asarray(jax.jit(jax.vmap(lambda s: s(steps)))(grid))
+        mixed = np.asarray(jax.jit(jax.vmap(lambda s: s(steps)))(short))
+    finally:
+        _base._bucket_count = real
+        jax.clear_caches()
+    assert not np.allclose(agree[0], want(*settings[0]), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(mixed[0], want(*settings[0]), rtol=1e-6, atol=1e-7)
+
+
+def test_a_large_join_at_a_large_evaluation_is_exact_with_finite_gradients() -> None:
+    # The real threshold (no patch): 2**16 steps and more take the buckets. Integer steps and a scalar
+    # pair offset (a join inside a warmup of a fractional length), values and gradients against the
+    # two-level count's small evaluations.
+    from jaxsched import _base
+
+    n, L = 64, 1100
+    ps = [js.cosine(1.0 / (i + 1), 0.1 / (i + 1), L) for i in range(n)]
+    shifted = js.warmup(js.join(ps, [L * i + 0.5 for i in range(1, n)]), 10.25)
+    for s in (js.join(ps, [L * i for i in range(1, n)]), shifted):
+        steps = jnp.arange(-3, 2**16 + 7)
+        assert steps.size >= _base._BUCKET_MIN_SIZE
+        whole = jax.jit(lambda s: s(steps))(s)
+        parts = jnp.concatenate([jax.jit(lambda s, k: s(k))(s, c) for c in np.array_split(np.asarray(steps), 16)])
+        np.testing.assert_array_equal(np.asarray(whole), np.asarray(parts))
+        g = jax.grad(lambda s: jnp.sum(s(steps)))(s)
+        assert all_finite(g)
+
+
 def test_boundary_count_with_one_offset_matches_an_offset_per_step_at_the_int_range() -> None:
     # passed() folds a scalar pair offset into integer keys (floor(b) - (r >= frac(b))); at boundaries
     # beyond the int range, at the range's ends and at its rounding edge it must count as the general form.
