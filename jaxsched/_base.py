@@ -364,13 +364,12 @@ def _buckets(keys: Array) -> tuple[Array, Array, Array]:
     top = jnp.maximum(off[-1], 1) - 1  # the largest d below the last key
     bits = 8 * ut.itemsize
     shift = jnp.maximum(bits - jax.lax.clz(top).astype(jnp.int32) - (nb.bit_length() - 1), 0).astype(ut)
-    k = jnp.arange(nb, dtype=ut)
-    used = k <= (top >> shift)
-    first = jnp.where(used, k << shift, top)  # (k << shift of an unused bucket may wrap)
-    last = first + jnp.minimum((jnp.ones((), ut) << shift) - 1, top - first)
-    table = jnp.searchsorted(off, first, side="right", method="compare_all").astype(jnp.int32)
-    extra = jnp.where(used, jnp.searchsorted(off, last, side="right", method="compare_all") - table, 0)
-    ok = jnp.all(keys[1:] >= keys[:-1]) & (jnp.max(extra) <= 1)
+    table = jnp.searchsorted(off, jnp.arange(nb, dtype=ut) << shift, side="right", method="compare_all")
+    # Sorted keys put at most one key past each bucket's start where no key shares its bucket with the
+    # key before it unless that one is at the start. (The last key lies past every bucket's steps.)
+    b = off[:-1] >> shift
+    alone = (b[1:] != b[:-1]) | (off[:-2] == b[:-1] << shift)
+    ok = jnp.all((keys[1:] >= keys[:-1]) & jnp.concatenate([jnp.ones((1,), bool), alone]))
     return ok, table, shift
 
 
