@@ -10,7 +10,13 @@ so few; the 2-piece join is therefore also timed as the lookup evaluates it
 (traced with that path forced, ``_lookup_only``). ``optax.join_schedules`` of
 the same pieces evaluates every piece at every step (a chain of
 ``jnp.where``). A mixed join (cosine and linear pieces alternating: two
-families) is shown for reference.
+families) is shown for reference, and so is the 128-piece join written by hand
+as a lookup (``_hand_lookup``), the same per-step work with every piece's
+constants precomputed.
+
+jaxsched's programs are interleaved among themselves and optax's among
+themselves: optax's calls are 70-600x longer and left every jaxsched sample
+that followed one cold.
 
 Compile time is the time to trace and lower (``jax.jit(f).lower(s)``) plus the
 XLA compile (``.compile()``), each a fresh function after ``jax.clear_caches()``,
@@ -26,6 +32,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from _harness import Check, Config, Section, fmt_med, fmt_time, interleaved, median, status_cell, table
 
@@ -82,6 +89,48 @@ def _optax_join(n: int, S: int) -> Callable[[Any], Any]:
     return optax.join_schedules(
         [optax.cosine_decay_schedule(1.0 / (i + 1), L) for i in range(n)], [L * i for i in range(1, n)]
     )
+
+
+def _hand_lookup(n: int, S: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """A 128-cosine join written by hand in ``jnp`` as a lookup: what the per-element target asks of any code.
+
+    Everything per piece comes in precomputed (NumPy), so the program holds only the per-step work:
+    the piece from buckets of ``2**shift`` steps over the boundaries (a shift, two gathers), then each
+    piece's start, ``1 / (2 steps)``, midpoint, end point, values and ``init - end`` gathered per step,
+    and the float32 cosine of ``jaxsched.functional`` (``cos(pi y)**2`` from the nearer end). Valid
+    for these boundaries only (at most one per bucket, integers, sorted): no fallback, no exact path
+    for float or large steps, no gradient rules.
+    """
+    from jaxsched.functional import _sin_pi4
+
+    L = S // n
+    b = np.arange(1, n, dtype=np.int64) * L
+    off = b - b[0]
+    nb = 1 << (8 * n - 1).bit_length()
+    shift = max(int(off[-1] - 1).bit_length() - (nb.bit_length() - 1), 0)
+    table = np.searchsorted(off, np.arange(nb) << shift, side="right")
+    assert np.all(np.diff(off >> shift) > 0), "one boundary per bucket"
+    init = 1.0 / (np.arange(n) + 1.0)
+    length = np.full(n, float(L))
+    h = 0.5 / length
+    consts = [np.r_[0, b], h, length * h, 0.5 * length, np.zeros(n), init, init]  # starts .. end, init, drop
+    i32 = [jnp.asarray(x, jnp.int32) for x in (b[0], off, table, shift)]
+    args = (*i32, *[jnp.asarray(c, jnp.int32 if i == 0 else jnp.float32) for i, c in enumerate(consts)])
+
+    def f(t: Any, lo: Any, off: Any, table: Any, shift: Any, starts: Any, h: Any, endh: Any, half: Any,
+          end: Any, init: Any, drop: Any) -> Any:
+        d = t - lo
+        base = table[jnp.clip(d >> shift, 0, nb - 1)]
+        idx = jnp.where(d < 0, 0, base + (d >= off[jnp.minimum(base, n - 2)]).astype(jnp.int32))
+        idx = jnp.where(d >= off[-1], n - 1, idx)
+        local = (t - starts[idx]).astype(jnp.float32)
+        a = local * h[idx]
+        tail = local > half[idx]
+        y = jnp.maximum(jnp.where(tail, endh[idx] - a, a), 0.0)
+        dr = drop[idx]
+        return jnp.where(tail, end[idx], init[idx]) + jnp.where(tail, dr, -dr) * jnp.square(_sin_pi4(y))
+
+    return jax.jit(f), args
 
 
 Maker = Callable[[], tuple[Callable[..., Any], tuple[Any, ...]]]
@@ -155,6 +204,10 @@ def run(cfg: Config) -> Section:
         thunks[f"lookup:{name}"] = lambda fl=fl, sj=sj: fl(sj)
         small_err[name] = float(jnp.max(jnp.abs(fe(sj) - fl(sj))))
 
+    hand, hand_args = _hand_lookup(max(PIECES), S)
+    thunks["hand"] = lambda: hand(steps, *hand_args)
+    err_hand = float(jnp.max(jnp.abs(hand(steps, *hand_args) - jax.jit(lambda s: s(steps))(s))))
+
     ps, bounds, _ = _pieces(max(PIECES), S, mixed=True)
     sm = jaxsched.join(ps, bounds)
     fm = jax.jit(lambda s: s(steps))
@@ -162,7 +215,7 @@ def run(cfg: Config) -> Section:
 
     # optax's programs take 70-600x longer per call than jaxsched's and sweep the caches and the heap:
     # interleaved with them, each jaxsched sample began cold (its first calls ~50% slower, medians
-    # 4.8-5.1 against 3.7 ns per element run alone for the 128-piece join). Each library''s programs are
+    # 4.8-5.1 against 3.7 ns per element run alone for the 128-piece join). Each library's programs are
     # interleaved among themselves, one group after the other, in the same run.
     ours = {k: v for k, v in thunks.items() if not k.startswith("optax-")}
     times = interleaved(ours, reps)
@@ -222,6 +275,15 @@ def run(cfg: Config) -> Section:
           f"{median(times[f'lookup:{name}']) / median(times[f'each:{name}']):.2f}x", f"{err:.1e}"]
          for name, err in small_err.items()],
     )
+    hand_t, top = median(times["hand"]), median(times[f"jaxsched-{max(PIECES)}"])
+    lines += ["", f"The {max(PIECES)}-piece join written by hand as a lookup (`_hand_lookup`: every piece's constants "
+              "precomputed, the piece from buckets and its constants gathered per step, jaxsched's cosine kernel; "
+              "for these boundaries only): "
+              f"{hand_t / S * 1e9:.2f} ns/elem ({fmt_med(times['hand'])}), {hand_t / base:.2f}x the 2-piece join; "
+              f"jaxsched's {max(PIECES)}-piece join / it: {top / hand_t:.2f}x; max abs diff {err_hand:.1e}. "
+              "XLA:CPU loads gathered values one element at a time (scalar loads inserted into the vector loop): "
+              "the lookup per step of the piece and its settings is what a large join costs, and written by "
+              "hand it is no faster. The 2-piece join evaluates each piece on its own, with no lookup."]
     lines += ["", f"Mixed join of {max(PIECES)} pieces (cosine and linear alternating, two families): "
               f"{mixed / S * 1e9:.2f} ns/elem ({mixed / base:.2f}x the 2-piece join)."]
     return Section(NAME, TITLE, lines, checks)
