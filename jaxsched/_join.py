@@ -44,7 +44,7 @@ from ._base import (
     to_float,
 )
 
-_WHERE_MAX = 8  # families up to this size select their members with jnp.where, larger ones gather
+_WHERE_MAX = 4  # families up to this size are not stacked (each member, or a select per leaf); larger ones gather
 _EACH_MAX = 4  # families up to this size evaluate every member with its own start and length (DESIGN.md, "Join")
 _EACH_MAX_RESTARTS = 2  # the same for families with a `repeat` inside: a member costs a cycle search
 
@@ -102,7 +102,7 @@ def _row(leaf: Any, r: int) -> Any:
 class Join(Schedule):
     """Piece ``i`` covers ``[boundaries[i-1], boundaries[i])`` and sees ``t - boundaries[i-1]``.
 
-    As a pytree, each family of more than 8 pieces (same structure and scalar
+    As a pytree, each family of more than 4 pieces (same structure and scalar
     leaves) is one array per leaf, stacked over its members: a jitted function
     of a 128-cosine join takes 3 arrays, not 384 scalars, and XLA builds no
     128-way stacks (half of its compile time). ``schedules`` is still the tuple
@@ -184,8 +184,8 @@ class Join(Schedule):
                 cols = [_column(col) for col in zip(*flat)]
                 parts.append(self._gathered(t, idx, b, starts, lens, members, treedef, cols))
                 continue
-            # A family of 5 to 8: a select chain vectorises; a per-element gather inside the fused loop does
-            # not; and one evaluation with selected leaves beats 5-8 evaluations for costly pieces.
+            # A family of 3 or 4 with restarts: one evaluation with selected leaves (a select chain per leaf,
+            # vectorised) beats evaluating each member. Larger families are stacked (`_gathered`).
             pos = self._member_pos(idx, n, members)
             cols = [list(col) for col in zip(*flat)]
             cols += [[starts[j] for j in members], [lens[j] for j in members]]
