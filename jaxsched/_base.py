@@ -364,7 +364,11 @@ def _buckets(keys: Array) -> tuple[Array, Array, Array]:
     top = jnp.maximum(off[-1], 1) - 1  # the largest d below the last key
     bits = 8 * ut.itemsize
     shift = jnp.maximum(bits - jax.lax.clz(top).astype(jnp.int32) - (nb.bit_length() - 1), 0).astype(ut)
-    table = jnp.searchsorted(off, jnp.arange(nb, dtype=ut) << shift, side="right", method="compare_all")
+    # The keys passed at each bucket's start, one key at a time: a loop over the keys keeps every
+    # intermediate the size of the table (`searchsorted`'s compare_all held nb x n per member: a
+    # 1024-member grid of 128-piece joins 508 MiB; its binary search and sort compile slower).
+    first = jnp.arange(nb, dtype=ut) << shift
+    table = jax.lax.fori_loop(0, n, lambda j, c: c + (first >= off[j]).astype(jnp.int32), jnp.zeros(nb, jnp.int32))
     # Sorted keys put at most one key past each bucket's start where no key shares its bucket with the
     # key before it unless that one is at the start. (The last key lies past every bucket's steps.)
     b = off[:-1] >> shift

@@ -324,3 +324,18 @@ def test_grid_evaluation_needs_no_temporaries_per_setting(batch: Any) -> None:
     # (a few KB per setting are tables such as restart points, whatever the number of steps)
     small, large = temp(2), temp(8)
     assert (large - small) / 6 <= 0.02 * 100_000 * 4, (small, large)
+
+
+def test_a_grid_of_large_joins_stores_only_the_count_per_setting() -> None:
+    # Above 32 boundaries the count is stored once per step (an int32 per element, _base._own_loop), and
+    # from 2**16 elements it comes from buckets, whose table is built per setting: that build must stay
+    # the size of the table (searchsorted's compare_all held 127 x 1024 int32 per setting, 1.3x the count).
+    steps = jnp.arange(100_000)
+    join = jaxsched.join([jaxsched.cosine(1.0, 0.5, 700)] * 128, list(range(700, 89_600, 700)))
+
+    def temp(n: int) -> int:
+        grid = jax.tree.map(lambda x: jnp.stack([x] * n), join)
+        return int(jax.jit(jax.vmap(lambda s: s(steps))).lower(grid).compile().memory_analysis().temp_size_in_bytes)
+
+    small, large = temp(2), temp(8)
+    assert (large - small) / 6 <= 1.05 * 100_000 * 4, (small, large)
