@@ -168,7 +168,8 @@ def _max_float_in(int_dtype: Any, dtype: Any) -> float:
 # Up to this many boundaries a compare-and-add chain (vectorised) is the whole count. Above it, a
 # two-level count: the chain over every 4th boundary, then 3 gathered boundaries (127 boundaries:
 # 31 compares and 3 gathers, ~2x faster than the chain of 127; a gather is not vectorised on XLA:CPU,
-# so more gathered levels cost more than they save). Above _CHAIN_MAX top keys, a binary search.
+# so more gathered levels cost more than they save). Above _CHAIN_MAX top keys, a binary search. Large
+# evaluations with integer keys look the count up in buckets instead (`_count_keys`).
 _CHAIN_SHORT = 32
 _BLOCK = 4
 _CHAIN_MAX = 128
@@ -323,10 +324,10 @@ def _count_keys(x: Array, keys: Array) -> Array:
     """``#{j : x > keys[j]}`` per step, for integer steps ``x`` and sorted integer ``keys`` (last axis).
 
     Above _CHAIN_SHORT keys, evaluations of _BUCKET_MIN_SIZE elements or more look the count up in
-    buckets where every bucket holds at most one key (:func:`_buckets`): a shift, two gathers and a
+    buckets that each hold at most one key past their start (:func:`_buckets`): a shift, two gathers and a
     compare per step, against the two-level count's 31 compares and 3 gathers (the count of a
-    128-piece join: 2.2 -> ~1.2 ns per step). Where some bucket holds two keys (keys much closer than
-    their mean spacing) or the keys are not sorted, the two-level count (``_switch.uniform_switch``: a
+    128-piece join: 2.2 -> ~1.2 ns per step). Where a bucket holds more (keys much closer than their
+    mean spacing) or the keys are not sorted, the two-level count (``_switch.uniform_switch``: a
     grid runs the buckets where every member's keys allow them).
     """
     n, shape = keys.shape[-1], jnp.shape(x)

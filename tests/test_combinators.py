@@ -635,9 +635,9 @@ def _family_pieces(kinds: str, c: float, mod: Any) -> list[Any]:
         "ccl" * 10,  # members 0, 1, 3, 4, ... (no progression: a constant lookup table)
         "ccl" * 14,  # the same above 32 pieces (the table gathered)
         "l" + "c" * 20,  # a family of one, then one of 20
-        "lc" + "k" * 5,  # small families: a single piece each, then a select chain of 5
+        "lc" + "k" * 5,  # small families: a single piece each, then a stacked family of 5 (select chains)
         "cclcc",  # a family of 4 (each member evaluated on its own), then a single piece
-        "c" * 5 + "l" * 4,  # families of 5 (select chain) and 4 (each member on its own)
+        "c" * 5 + "l" * 4,  # families of 5 (stacked) and 4 (each member on its own)
         "cc",  # the whole join one family of 2, each member on its own
     ],
 )
@@ -1165,11 +1165,12 @@ def test_restart_rows_inline_match_the_table() -> None:
     assert exists[:, 0].sum() == 31 and exists[:, 7].sum() == 1  # P = 1, m = 2: 31 restarts; P = m = 2**30: 1
 
 
-@pytest.mark.parametrize("n", [2, 3, 5, 9])
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 9])
 def test_join_of_repeats_on_the_exact_path_matches_the_reference(n: int) -> None:
     # A join of n repeats with integer settings, read at steps past 2**17 (the exact integer path).
-    # Families of 3 and more select their members' leaves per step, and the restart points are then
-    # computed per step (9: gathered), 2 evaluate each member: all must land every restart exactly.
+    # Families of 3 and 4 select their members' leaves per step, 5 and more are stacked and looked up
+    # (9: gathered), and the restart points are then computed per step; 2 evaluate each member: all
+    # must land every restart exactly.
     periods, mults = [3 + 5 * i for i in range(n)], [2.0 + (i % 2) for i in range(n)]
     bounds = [float(2**21 * i + 7 * i) for i in range(1, n)]
 
@@ -1635,7 +1636,8 @@ def test_warmup_hands_repeat_negative_steps_on_both_paths(mult: float, w_len: in
 @pytest.mark.parametrize("kinds", ["cc", "clc", "c" * 6, "cl" * 6, "c" * 12])
 def test_a_boundary_below_zero_starts_its_piece_before_step_zero(kinds: str) -> None:
     # As in optax's join_schedules: the pieces ending below 0 are never reached, and the first one
-    # reached sees t - b > t. Each piece on its own (families up to 4), a select chain (5-8), a gather.
+    # reached sees t - b > t. Each piece on its own (families up to 4), stacked and looked up (5 and more:
+    # select chains up to 8, a gather above).
     n = len(kinds)
     bounds = [-7.5, -2.0][: n - 1] + [float(6 * i + i % 3) for i in range(1, n - 2)]
     k = np.arange(0, 6 * n + 20)
