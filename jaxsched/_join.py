@@ -73,15 +73,16 @@ def _column(col: Sequence[Any]) -> Array:
     """One leaf of a family, stacked over its members on the last axis (behind a batch's axes).
 
     Concrete leaves give a concrete stack even inside a trace (the join caches it: a tracer there
-    would leak): arrays are stacked on the host (no XLA program for a 128-way stack); weakly typed
-    ones (a class built from Python floats) eagerly by ``jnp.stack``, which keeps them weak, as the
-    pieces themselves are (``_grid``'s stack drops weak types; a join's evaluation must not).
+    would leak into every later call, as ``jnp.asarray`` of a NumPy array inside a trace is one):
+    arrays are stacked on the host (no XLA program for a 128-way stack); weakly typed ones (a class
+    built from Python floats) eagerly by ``jnp.stack``, which keeps them weak, as the pieces
+    themselves are (``_grid``'s stack drops weak types; a join's evaluation must not).
     """
     if any(isinstance(x, jax.core.Tracer) for x in col):
         return jnp.stack(col, axis=-1)
-    if all(isinstance(x, (jax.Array, np.ndarray)) and not getattr(x, "weak_type", False) for x in col):
-        return jnp.asarray(np.stack([np.asarray(x) for x in col], axis=-1))
     with jax.ensure_compile_time_eval():
+        if all(isinstance(x, (jax.Array, np.ndarray)) and not getattr(x, "weak_type", False) for x in col):
+            return jnp.asarray(np.stack([np.asarray(x) for x in col], axis=-1))
         return jnp.stack(col, axis=-1)
 
 

@@ -722,6 +722,34 @@ def test_boundary_count_matches_searchsorted(n: int) -> None:
     assert int(jnp.min(idx)) >= 0 and int(jnp.max(idx)) <= n
 
 
+@pytest.mark.parametrize("n", [5, 16])
+@pytest.mark.parametrize("weak", [False, True])
+@pytest.mark.parametrize("first", ["jit closure", "make_jaxpr", "eval_shape", "grad"])
+def test_a_join_first_flattened_inside_a_trace_keeps_concrete_stacks(n: int, weak: bool, first: str) -> None:
+    # A join stacks each family of 5 or more pieces the first time it is flattened, and keeps the
+    # stacks. Built outside a trace and first used inside one (a closure in the user's jit, as optax
+    # holds its schedule), the stacks must be concrete: jnp.asarray of the host stack inside a trace
+    # was a tracer, and every later call raised UnexpectedTracerError.
+    def make() -> js.Schedule:
+        pieces = [js.cosine(1.0 / (i + 1), 0.0, 100) for i in range(n)]
+        if weak:  # leaves from Python floats, weakly typed
+            pieces = [dataclasses.replace(p, init_value=jnp.asarray(1.0 / (i + 1))) for i, p in enumerate(pieces)]
+        return js.join(pieces, [100 * i for i in range(1, n)])
+
+    k = jnp.arange(0, 100 * n + 50, 7)
+    s, want = make(), np.asarray(make()(k))
+    use = {
+        "jit closure": lambda: jax.jit(lambda k: s(k))(k),
+        "make_jaxpr": lambda: jax.make_jaxpr(lambda k: s(k))(k),
+        "eval_shape": lambda: jax.eval_shape(lambda k: s(k), k),
+        "grad": lambda: jax.grad(lambda x: s(x))(jnp.float32(3.0)),
+    }[first]
+    use()
+    np.testing.assert_array_equal(np.asarray(s(k)), want)
+    np.testing.assert_array_equal(np.asarray(jax.jit(lambda s: s(k))(s)), want)
+    assert not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(s))
+
+
 @pytest.fixture
 def buckets_from(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Set the size from which the boundary count takes its buckets (0: always; the caches are dropped)."""
