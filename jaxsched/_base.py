@@ -337,25 +337,27 @@ def _count_keys(x: Array, keys: Array) -> Array:
 
     if n <= _CHAIN_SHORT or keys.ndim != 1:
         return general((x, keys))
-    ok, table, shift = _buckets(keys)
+    ok, buckets = _buckets(keys)
     key = jnp.where(ok, 0, 1).astype(jnp.int32)
     return uniform_switch(
-        key, (_bucket_count, general), (x, keys, table, shift), size=math.prod(shape), min_size=_BUCKET_MIN_SIZE
+        key, (_bucket_count, general), (x, keys, *buckets), size=math.prod(shape), min_size=_BUCKET_MIN_SIZE
     )
 
 
 def _unsigned(dtype: Any) -> Any:
+    """The unsigned integer dtype of ``dtype``'s width."""
     return jnp.dtype(f"uint{8 * jnp.dtype(dtype).itemsize}")
 
 
-def _buckets(keys: Array) -> tuple[Array, Array, Array]:
-    """``(ok, table, shift)``: the counts at the starts of buckets of ``2**shift`` steps over the keys.
+def _buckets(keys: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+    """``(ok, (off, table, shift))``: the counts at the starts of buckets of ``2**shift`` steps over the keys.
 
     With ``lo, hi`` the first and last key and ``d = x - lo - 1`` (unsigned: exact for any ``x > lo``),
     bucket ``d >> shift`` of the _BUCKETS_PER_KEY * n (a power of 2) that span ``[lo, hi)`` starts at
     ``d = k 2**shift``; ``table[k]`` counts the keys passed there. ``ok``: the keys are sorted and no
     bucket holds a second key past its start, so a step's count is ``table[k]`` plus whether it passed
-    key ``table[k]`` (the only other one it can have passed).
+    key ``table[k]`` (the only other one it can have passed). ``off`` is each key's ``d``-distance
+    from the first, unsigned.
     """
     n = keys.shape[-1]
     nb = min(_BUCKETS_MAX, 1 << (_BUCKETS_PER_KEY * n - 1).bit_length())
@@ -375,18 +377,17 @@ def _buckets(keys: Array) -> tuple[Array, Array, Array]:
     b = off[:-1] >> shift
     alone = (b[1:] != b[:-1]) | (off[:-2] == b[:-1] << shift)
     ok = jnp.all((keys[1:] >= keys[:-1]) & jnp.concatenate([jnp.ones((1,), bool), alone]))
-    return ok, table, shift
+    return ok, (off, table, shift)
 
 
 def _bucket_count(ops: tuple[Array, ...]) -> Array:
     """:func:`_count_keys` by the buckets of :func:`_buckets` (valid where its ``ok``)."""
-    x, keys, table, shift = ops
-    n, nb, ut = keys.shape[-1], table.shape[-1], _unsigned(keys.dtype)
-    lo = keys[0].astype(ut)
-    d = x.astype(ut) - lo - 1
+    x, keys, off, table, shift = ops
+    n, nb = keys.shape[-1], table.shape[-1]
+    d = x.astype(off.dtype) - keys[0].astype(off.dtype) - 1
     k = jnp.minimum(d >> shift, nb - 1).astype(jnp.int32)
     base = _flat_gather(table, k)
-    nxt = _flat_gather(keys.astype(ut) - lo, jnp.minimum(base, n - 1))
+    nxt = _flat_gather(off, jnp.minimum(base, n - 1))
     count = base + (d >= nxt).astype(jnp.int32)
     return jnp.where(x <= keys[0], 0, jnp.where(x > keys[-1], n, count))
 

@@ -36,6 +36,7 @@ from ._base import (
     Pair,
     Schedule,
     _max_float_in,
+    _unsigned,
     at_scalar,
     clamp,
     pytree,
@@ -223,7 +224,7 @@ def _doubling_cycle(k: Array, p: Array) -> tuple[Array, Array, Array, Array]:
     (31 rows of the general integer growth's search, each a comparison and three selects per step).
     Unsigned, where ``2**31`` and ``S_i + p`` still fit.
     """
-    u = jnp.dtype(f"uint{jnp.iinfo(k.dtype).bits}")
+    u = _unsigned(k.dtype)
     bits = jnp.iinfo(u).bits
     pu = p.astype(u)
     i = (bits - 1) - jax.lax.clz(_floordiv(k, p).astype(u) + 1)
