@@ -45,20 +45,41 @@ PIECES = (2, 4, 8, 32, 128)
 
 
 @contextlib.contextmanager
-def _lookup_only() -> Iterator[None]:
-    """Joins traced inside look every family's members up, as families of 5 or more are (no member evaluated alone)."""
-    old = jaxsched._join._EACH_MAX
-    jaxsched._join._EACH_MAX = 0
+def _patched(module: Any, **values: Any) -> Iterator[None]:
+    """Module constants set to ``values`` inside (the paths a join takes are chosen when it is traced)."""
+    old = {k: getattr(module, k) for k in values}
+    for k, v in values.items():
+        setattr(module, k, v)
     try:
         yield
     finally:
-        jaxsched._join._EACH_MAX = old
+        for k, v in old.items():
+            setattr(module, k, v)
+
+
+def _lookup_only() -> contextlib.AbstractContextManager[None]:
+    """Joins traced inside look every family's members up, as families of 5 or more are (no member evaluated alone)."""
+    return _patched(jaxsched._join, _EACH_MAX=0)
+
+
+def _compiled(s: Any, steps: Any) -> Any:
+    """``s(steps)`` compiled now, under whatever paths are patched (a fresh jit: not the cached program of ``s``)."""
+    return jax.jit(lambda s: jaxsched._base.eval_time(s, jaxsched._base.as_time(steps))).lower(s).compile()
 
 
 def _by_lookup(s: Any, steps: Any) -> Any:
-    """``s(steps)`` compiled with every join family looked up (a fresh jit: not the cached program of ``s``)."""
+    """``s(steps)`` compiled with every join family looked up."""
     with _lookup_only():
-        return jax.jit(lambda s: jaxsched._base.eval_time(s, jaxsched._base.as_time(steps))).lower(s).compile()
+        return _compiled(s, steps)
+
+
+# The earlier paths of two joins, forced, against the paths they take (the same join each way, this run):
+# the piece of a 128-piece join counted in two levels (no buckets: _base._count_keys), and the 8 pieces of
+# one family selected leaf by leaf per step (not stacked: _join._WHERE_MAX was 8). (pieces, patch, name)
+_EARLIER = (
+    (128, (jaxsched._base, {"_BUCKET_MIN_SIZE": 2**62}), "the two-level count (no buckets)"),
+    (8, (jaxsched._join, {"_WHERE_MAX": 8}), "each leaf selected per step (not stacked)"),
+)
 
 
 def _small_joins(S: int) -> dict[str, Callable[[], Any]]:
@@ -204,6 +225,15 @@ def run(cfg: Config) -> Section:
         thunks[f"lookup:{name}"] = lambda fl=fl, sj=sj: fl(sj)
         small_err[name] = float(jnp.max(jnp.abs(fe(sj) - fl(sj))))
 
+    earlier_err: dict[int, float] = {}
+    for n, (module, patch), _ in _EARLIER:
+        with _patched(module, **patch):  # built inside too: a join fixes its stacking when first flattened
+            se = jaxsched.join(*_pieces(n, S)[:2])
+            fe = _compiled(se, steps)
+        thunks[f"earlier-{n}"] = lambda fe=fe, se=se: fe(se)
+        now = jax.jit(lambda s: s(steps))(jaxsched.join(*_pieces(n, S)[:2]))
+        earlier_err[n] = float(jnp.max(jnp.abs(fe(se) - now)))
+
     hand, hand_args = _hand_lookup(max(PIECES), S)
     thunks["hand"] = lambda: hand(steps, *hand_args)
     err_hand = float(jnp.max(jnp.abs(hand(steps, *hand_args) - jax.jit(lambda s: s(steps))(s))))
@@ -274,6 +304,15 @@ def run(cfg: Config) -> Section:
         [[name, f"{median(times[f'each:{name}']) / S * 1e9:.2f}", f"{median(times[f'lookup:{name}']) / S * 1e9:.2f}",
           f"{median(times[f'lookup:{name}']) / median(times[f'each:{name}']):.2f}x", f"{err:.1e}"]
          for name, err in small_err.items()],
+    )
+    lines += ["", "The same joins on the paths they took before (forced, this run):", ""]
+    lines += table(
+        ["join", "as it runs: ns/elem", "earlier path", "earlier path: ns/elem", "earlier / as it runs",
+         "max abs diff"],
+        [[f"{n} cosines", f"{median(times[f'jaxsched-{n}']) / S * 1e9:.2f}", name,
+          f"{median(times[f'earlier-{n}']) / S * 1e9:.2f}",
+          f"{median(times[f'earlier-{n}']) / median(times[f'jaxsched-{n}']):.2f}x", f"{earlier_err[n]:.1e}"]
+         for n, _, name in _EARLIER],
     )
     hand_t, top = median(times["hand"]), median(times[f"jaxsched-{max(PIECES)}"])
     lines += ["", f"The {max(PIECES)}-piece join written by hand as a lookup (`_hand_lookup`: every piece's constants "
