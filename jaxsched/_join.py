@@ -31,6 +31,7 @@ from ._base import (
     _nodes,
     at_scalar,
     clip_time,
+    float_dtype,
     local_time,
     passed,
     pick,
@@ -304,10 +305,14 @@ class Warmup(Schedule):
     shift (no ramp). ``shift`` (static) says whether it may be: the factories set
     it False for a concrete ``steps >= 0``, so a parent warmup's target (this
     warmup's value at 0) is not a whole evaluation of ``schedule``.
+
+    ``steps=None`` is no warmup (structure, as a cosine's ``exponent=None``): the
+    schedule from step 0, with no ramp, split or select per step (the presets'
+    default). A grid mixing it with numbers makes it a leaf of 0 (``_sweepable``).
     """
 
     schedule: Schedule
-    steps: Array
+    steps: Array | None
     init_value: Array
     target: Array | None = None
     # Whether steps may lie below 0 (structure): only then is the value at 0 a whole evaluation of the
@@ -323,9 +328,11 @@ class Warmup(Schedule):
             raise ValueError(f"steps below 0 (a shift) need shift=true, got steps={np.asarray(s.steps).tolist()}")
 
     def _ahead(self) -> Array | None:
-        return _lead(self.steps)
+        return None if self.steps is None else _lead(self.steps)
 
     def _eval(self, t: Array) -> Array:
+        if self.steps is None:  # no warmup: the schedule's own time (a parent clipped it at 0 where needed)
+            return self.schedule._at(t)
         dt = self.steps.dtype
         local, before = split_at(self.schedule, t, self.steps, dt)
         peak = self.schedule._at_zero(dt) if self.target is None else self.target
@@ -338,6 +345,8 @@ class Warmup(Schedule):
         # _eval at 0.0: the ramp's start where steps > 0 (init_value: 0 / steps of the way to the peak,
         # with no slope in the peak or the length), the schedule at 0 where steps == 0, and below 0 (a
         # shift) the schedule at -steps: a whole evaluation, traced only where steps may be below 0.
+        if self.steps is None:
+            return self.schedule._at_zero(dtype)
         dt = self.steps.dtype
         at_zero = self.schedule._at_zero(dt)
         if self.shift:
@@ -346,8 +355,10 @@ class Warmup(Schedule):
         return jnp.where(self.steps > 0, self.init_value, at_zero)
 
     def _sweepable(self) -> Schedule:
-        # A batch may mix lengths below 0 and not: the general form for every member.
-        return dataclasses.replace(super()._sweepable(), shift=True)  # type: ignore[type-var]
+        # A batch may mix lengths below 0 and not: the general form for every member. No warmup is a length
+        # of 0, in the dtype of lengths (a float leaf, as the factories make it).
+        steps = jnp.zeros(jnp.shape(self.init_value), float_dtype()) if self.steps is None else self.steps
+        return dataclasses.replace(super()._sweepable(), steps=steps, shift=True)  # type: ignore[type-var]
 
 
 @pytree
@@ -461,9 +472,9 @@ def warmup(schedule: Schedule, steps: Any, init_value: Any = 0.0) -> Warmup:
     return Warmup(schedule, W, V.value("init_value", init_value), shift=may_shift(W))
 
 
-def may_shift(steps: Array) -> bool:
-    """``Warmup.shift`` for a length leaf: False only where it is concrete and ``>= 0`` everywhere."""
-    return V.is_traced(steps) or bool(np.any(np.asarray(steps) < 0))
+def may_shift(steps: Array | None) -> bool:
+    """``Warmup.shift`` for a length leaf: False only where it is concrete and ``>= 0`` everywhere (or None)."""
+    return steps is not None and (V.is_traced(steps) or bool(np.any(np.asarray(steps) < 0)))
 
 
 def select(index: Any, schedules: Sequence[Schedule]) -> Select:

@@ -120,8 +120,8 @@ def _extent(s: Any, depth: int = 0) -> float:
         return 10.0 * _f(s.timescale)
     if isinstance(s, Constant):
         return 0.0
-    if isinstance(s, Warmup):  # a negative length shifts the schedule: it ends earlier
-        W = _f(s.steps)
+    if isinstance(s, Warmup):  # a negative length shifts the schedule: it ends earlier; None is no warmup
+        W = 0.0 if s.steps is None else _f(s.steps)
         return max(W + _extent(s.schedule, depth + 1), W, 0.0)
     if isinstance(s, Join):
         b = np.asarray(s.boundaries, np.float64)
@@ -221,7 +221,7 @@ def _segments(s: Any, off: float, length: float, depth: int) -> list[Phase]:
     if length <= 0 or depth > 64:
         return []
     if isinstance(s, Warmup):
-        W = _f(s.steps)
+        W = 0.0 if s.steps is None else _f(s.steps)
         out = [Phase(off, min(off + W, end), "warmup")] if W > 0 else []
         return out + _from(off, _segments(s.schedule, off + W, length - W, depth + 1))  # W < 0: a shift
     if isinstance(s, Join):

@@ -29,7 +29,8 @@ def _concrete(*xs: Any) -> bool:
 
 
 def _fits(name: str, parts: dict[str, Any], total: Any, total_name: str = "total_steps") -> None:
-    """Concrete check that the phases fit in the run."""
+    """Concrete check that the phases fit in the run (a phase of None has no length)."""
+    parts = {k: v for k, v in parts.items() if v is not None}
     if not _concrete(total, *parts.values()):
         return
     s = sum(float(np.asarray(v)) for v in parts.values())
@@ -42,10 +43,20 @@ def _one() -> Array:
     return jnp.ones((), float_dtype())
 
 
+def _warmup_length(warmup_steps: Any) -> Array | None:
+    """``warmup_steps`` as a length leaf, or None: no warmup (structure, no work per step: ``Warmup``)."""
+    return None if warmup_steps is None else V.length("warmup_steps", warmup_steps)
+
+
+def _less(n: Array, w: Array | None) -> Array:
+    """``n - w``, with no warmup (None) as 0."""
+    return n if w is None else n - w
+
+
 def warmup_cosine(
     peak_value: Any,
     total_steps: Any,
-    warmup_steps: Any = 0,
+    warmup_steps: Any = None,
     init_value: Any = 0.0,
     end_value: Any = 0.0,
     exponent: Any = None,
@@ -57,7 +68,9 @@ def warmup_cosine(
               & t \\ge W \\end{cases}
 
     ``total_steps`` (N) is the whole run, warmup included (as optax's
-    ``decay_steps``). ``exponent=None`` means ``e = 1`` with no power computed.
+    ``decay_steps``). ``exponent=None`` means ``e = 1`` with no power computed,
+    and ``warmup_steps=None`` no warmup (``W = 0``) with no ramp computed; pass
+    numbers (0 included) to sweep them.
     Matches ``optax.warmup_cosine_decay_schedule(init_value, peak_value,
     warmup_steps, total_steps, end_value, exponent)``.
 
@@ -68,17 +81,17 @@ def warmup_cosine(
     """
     P = V.value("peak_value", peak_value)
     N = V.length("total_steps", total_steps)
-    W = V.length("warmup_steps", warmup_steps)
+    W = _warmup_length(warmup_steps)
     _fits("warmup_cosine", {"warmup_steps": warmup_steps}, total_steps)
     e = None if exponent is None else V.nonneg("exponent", exponent)
-    decay = Cosine(P, V.value("end_value", end_value), N - W, e)
+    decay = Cosine(P, V.value("end_value", end_value), _less(N, W), e)
     return Warmup(decay, W, V.value("init_value", init_value), P, may_shift(W))
 
 
 def linear_to_zero(
     peak_value: Any,
     total_steps: Any,
-    warmup_steps: Any = 0,
+    warmup_steps: Any = None,
     init_value: Any = 0.0,
     end_value: Any = 0.0,
 ) -> Warmup:
@@ -86,6 +99,9 @@ def linear_to_zero(
 
     .. math:: \\eta(t) = P \\left(1 - \\min(\\tfrac{t - W}{N - W}, 1)\\right) + v_1 \\min(\\tfrac{t - W}{N - W}, 1),
               \\quad t \\ge W
+
+    ``warmup_steps=None`` is no warmup (``W = 0``) with no ramp computed; pass a
+    number (0 included) to sweep it.
 
     References: Bergsma et al., Straight to Zero: Why Linearly Decaying the
     Learning Rate to Zero Works Best for LLMs (2025).
@@ -96,9 +112,9 @@ def linear_to_zero(
     """
     P = V.value("peak_value", peak_value)
     N = V.length("total_steps", total_steps)
-    W = V.length("warmup_steps", warmup_steps)
+    W = _warmup_length(warmup_steps)
     _fits("linear_to_zero", {"warmup_steps": warmup_steps}, total_steps)
-    return Warmup(Linear(P, V.value("end_value", end_value), N - W), W, V.value("init_value", init_value), P,
+    return Warmup(Linear(P, V.value("end_value", end_value), _less(N, W)), W, V.value("init_value", init_value), P,
                   may_shift(W))
 
 
@@ -136,7 +152,7 @@ def warmup_inverse_sqrt(
 def wsd(
     peak_value: Any,
     total_steps: Any,
-    warmup_steps: Any = 0,
+    warmup_steps: Any = None,
     decay_steps: Any = None,
     decay_fraction: Any = None,
     decay_shape: Any = "1-sqrt",
@@ -156,6 +172,8 @@ def wsd(
     (a leaf, traced too), so a sweep can vary the shape inside one compiled
     program. The cooldown length is ``decay_steps``, or
     ``decay_fraction * total_steps`` (default 0.2); give at most one.
+    ``warmup_steps=None`` is no warmup (``W = 0``) with no ramp computed; pass a
+    number (0 included) to sweep it.
 
     References: Hägele et al. (2024); Hu et al., MiniCPM (2024).
 
@@ -166,7 +184,7 @@ def wsd(
     """
     P = V.value("peak_value", peak_value)
     N = V.length("total_steps", total_steps)
-    W = V.length("warmup_steps", warmup_steps)
+    W = _warmup_length(warmup_steps)
     if decay_steps is not None and decay_fraction is not None:
         raise TypeError(
             f"wsd: give decay_steps or decay_fraction, not both (got {decay_steps!r} and {decay_fraction!r})"
@@ -183,7 +201,7 @@ def wsd(
     index, fixed = V.choice_or_name("decay_shape", decay_shape, COOLDOWN_SHAPES)
     E = V.value("end_value", end_value)
     cooldown = Cooldown(P, E, D, index, fixed)
-    body = Join((Constant(P), cooldown), jnp.reshape(N - W - D, (1,)))
+    body = Join((Constant(P), cooldown), jnp.reshape(_less(N, W) - D, (1,)))
     return Warmup(body, W, V.value("init_value", init_value), P, may_shift(W))
 
 
@@ -285,7 +303,7 @@ def sgdr(
     period_mult: Any = None,
     decay: Any = None,
     end_value: Any = 0.0,
-    warmup_steps: Any = 0,
+    warmup_steps: Any = None,
     init_value: Any = 0.0,
     cycles: Any = None,
 ) -> Warmup:
@@ -296,7 +314,8 @@ def sgdr(
 
     Cycle ``i`` lasts ``period * period_mult**i`` (any ``period_mult > 0``) and
     its values are scaled by ``decay**i``; the restart index is exact at every
-    restart step (see :func:`repeat`). An optional linear warmup comes first.
+    restart step (see :func:`repeat`). An optional linear warmup comes first
+    (``warmup_steps=None``: none, with no ramp computed).
     ``period_mult``, ``decay`` and ``cycles`` default to ``None``: equal
     periods, no decay and no cycle limit, with no work for any of them at
     any step (equal periods are found by a division, with no logarithm).
@@ -319,7 +338,7 @@ def sgdr(
         None if decay is None else V.nonneg("decay", decay),
         None if cycles is None else V.real("cycles", cycles, lo=1.0, allow_inf=True),
     )
-    W = V.length("warmup_steps", warmup_steps)
+    W = _warmup_length(warmup_steps)
     return Warmup(rep, W, V.value("init_value", init_value), P, may_shift(W))
 
 

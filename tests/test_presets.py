@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -232,7 +233,7 @@ class Case:
 
 CHOICES = {"decay_shape": WSD_SHAPES, "anneal_strategy": ANNEAL, "mode": MODES}
 # Arguments whose None default means a number (no power, no decay, no cycle limit): traced builds pass it.
-NONE_MEANS = {"exponent": 1.0, "period_mult": 1.0, "decay": 1.0, "cycles": math.inf}
+NONE_MEANS = {"exponent": 1.0, "period_mult": 1.0, "decay": 1.0, "cycles": math.inf, "warmup_steps": 0.0}
 
 
 def _wsd_case(id, shape, **kw):
@@ -567,6 +568,82 @@ def test_wsd_decay_steps_vs_fraction_and_default() -> None:
     # default: 20% cooldown, 1-sqrt
     t = T72.astype(np.float64)
     assert_close_to_peak(jaxsched.wsd(1.0, 1000)(T72), ref_wsd(t, 1.0, 1000, decay_fraction=0.2), 1.0)
+
+
+NO_WARMUP = {  # the presets whose warmup_steps defaults to None (no warmup)
+    "warmup_cosine": lambda p=2.0, **kw: jaxsched.warmup_cosine(p, 1000, **kw),
+    "linear_to_zero": lambda p=2.0, **kw: jaxsched.linear_to_zero(p, 1000, end_value=0.1, **kw),
+    "wsd": lambda p=2.0, **kw: jaxsched.wsd(p, 1000, decay_shape="cosine", **kw),
+    "sgdr": lambda p=2.0, **kw: jaxsched.sgdr(p, 100, 2.0, 0.5, 0.1, cycles=3.0, **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(NO_WARMUP))
+def test_no_warmup_is_structure_with_the_values_of_a_zero_warmup(name: str) -> None:
+    make = NO_WARMUP[name]
+    none, zero = make(), make(warmup_steps=0)
+    assert none.steps is None and not none.shift
+    assert jnp.ndim(zero.steps) == 0 and float(zero.steps) == 0.0
+    assert len(jax.tree_util.tree_leaves(none)) == len(jax.tree_util.tree_leaves(zero)) - 1
+    # the same bits: plain, under jit, at every step kind's boundaries, far out, and per step under vmap
+    steps = np.r_[0:5, 95:106, 299:302, 700:702, 795:806, 995:1006, 2**24 - 1, 2**24 + 1, 2**31 - 2, 2**31 - 1]
+    for kind in ("int32", "uint32", "float32"):
+        t = as_step(steps, kind)
+        np.testing.assert_array_equal(np.asarray(none(t)), np.asarray(zero(t)), err_msg=kind)
+    t = jnp.asarray(steps, jnp.int32)
+    run = jax.jit(lambda s: s(t))
+    np.testing.assert_array_equal(np.asarray(run(none)), np.asarray(run(zero)))
+    np.testing.assert_array_equal(np.asarray(jax.vmap(none)(t)), np.asarray(zero(t)))
+    # the same derivatives w.r.t. the peak, forward per step and reverse
+    p = jnp.asarray(2.0, jnp.float32)
+    fwd = [jax.jacfwd(lambda p, kw=kw: make(p, **kw)(t))(p) for kw in ({}, {"warmup_steps": 0})]
+    assert all_finite(fwd[0])
+    np.testing.assert_array_equal(np.asarray(fwd[0]), np.asarray(fwd[1]))
+    rev = [jax.grad(lambda p, kw=kw: jnp.sum(make(p, **kw)(t)))(p) for kw in ({}, {"warmup_steps": 0})]
+    np.testing.assert_allclose(float(rev[0]), float(rev[1]), rtol=1e-6)
+    # no ramp in the program: no warmup traces what its schedule alone does, a warmup of 0 steps more
+    count = lambda s: _eqn_count(jax.make_jaxpr(lambda s: s(t))(s).jaxpr)  # noqa: E731
+    assert count(none) == count(none.schedule) < count(zero)
+
+
+def _eqn_count(jaxpr: Any) -> int:
+    """Equations of a jaxpr and of every jaxpr inside it (calls, switches' branches, custom rules)."""
+    n = 0
+    for e in jaxpr.eqns:
+        n += 1
+        for v in e.params.values():
+            for x in v if isinstance(v, (list, tuple)) else [v]:
+                inner = getattr(x, "jaxpr", x)
+                if hasattr(inner, "eqns"):
+                    n += _eqn_count(inner)
+    return n
+
+
+@pytest.mark.parametrize("name", list(NO_WARMUP))
+def test_no_warmup_beside_numbers_sweeps_as_a_zero_warmup(name: str) -> None:
+    make = NO_WARMUP[name]
+    g = jaxsched.grid(lambda warmup_steps: make(warmup_steps=warmup_steps), warmup_steps=[None, 0, 30])
+    assert g.schedules.steps.tolist() == [0.0, 0.0, 30.0] and g.schedules.shift
+    curves = np.asarray(g(T72))
+    for i, w in enumerate((0, 0, 30)):
+        assert_close_to_peak(curves[i], make(warmup_steps=w)(T72), 2.0)
+    # a config keeps None as null, and reads back to the same structure and values
+    cfg = jaxsched.to_config(make())
+    back = jaxsched.from_config(json.loads(json.dumps(cfg)))
+    assert back.steps is None and not back.shift
+    assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(make())
+    np.testing.assert_array_equal(np.asarray(back(T72)), np.asarray(make()(T72)))
+
+
+def test_no_warmup_inside_a_warmup_and_in_phases() -> None:
+    # the outer ramp reaches the inner schedule's value at 0 (its peak), with no inner ramp
+    s = jaxsched.warmup(jaxsched.sgdr(2.0, 10), 4)
+    t = np.arange(0, 30)
+    expect = np.where(t < 4, 2.0 * t / 4, 1.0 + np.cos(np.pi * (np.maximum(t - 4, 0) % 10) / 10))
+    assert_close_to_peak(s(t), expect, 2.0)
+    assert [(p.start, p.end, p.label) for p in jaxsched.phases(jaxsched.warmup_cosine(1.0, 100))] == [
+        (p.start, p.end, p.label) for p in jaxsched.phases(jaxsched.warmup_cosine(1.0, 100, 0))
+    ]
 
 
 def test_warmup_inverse_sqrt_is_transformer_schedule() -> None:

@@ -139,7 +139,8 @@ def test_grid_zip_and_product():
             np.testing.assert_allclose(curves[i], ref, rtol=2e-6, atol=1e-9)
         one = jax.jit(lambda s: s(steps))
         for i in (1, len(g) - 1):  # picking one setting back out as an ordinary schedule
-            assert jax.tree_util.tree_structure(g[i]) == jax.tree_util.tree_structure(jaxsched.warmup_cosine(1.0, 100))
+            plain = jaxsched.warmup_cosine(1.0, 100, 10)  # (a number of warmup steps: a leaf, as the axis is)
+            assert jax.tree_util.tree_structure(g[i]) == jax.tree_util.tree_structure(plain)
             np.testing.assert_allclose(one(g[i]), curves[i])
     with pytest.raises(ValueError, match="same length"):
         grid_zip(jaxsched.warmup_cosine, peak_value=[1.0, 2.0], warmup_steps=[0, 1, 2], total_steps=10)
