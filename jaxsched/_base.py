@@ -326,7 +326,7 @@ def _count_keys(x: Array, keys: Array) -> Array:
     Above _CHAIN_SHORT keys, evaluations of _BUCKET_MIN_SIZE elements or more look the count up in
     buckets that each hold at most one key past their start (:func:`_buckets`): a shift, two gathers and a
     compare per step, against the two-level count's 31 compares and 3 gathers (a 128-piece join runs
-    1.22x faster than by the two-level count, both timed in one run: ``benchmarks/RESULTS.md``, join).
+    1.17-1.22x faster than by the two-level count, both timed in one run: ``benchmarks/RESULTS.md``, join).
     Where a bucket holds more (keys much closer than their
     mean spacing) or the keys are not sorted, the two-level count (``_switch.uniform_switch``: a
     grid runs the buckets where every member's keys allow them).
@@ -797,7 +797,7 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     three forms per step. Here the whole schedule is evaluated in the one form that its growths share
     (``_switch.uniform_switch``): under ``vmap`` over a grid whose members agree (a sweep of periods at
     a growth of 2), the batch runs that form alone (a 256 x 100,000 grid of torch's port with the growth
-    as a leaf of 2: 0.69 ns per element, against 3.56 for the general form in the same run,
+    as a leaf of 2: 0.69 ns per element, against 3.57 for the general form in the same run,
     ``benchmarks/RESULTS.md``, options as structure); where they differ, the general one. Each form
     evaluates the whole tree, so it fuses into one loop. The switch compiles the three forms, so only
     evaluations of ``_SWITCH_MIN_SIZE`` elements or more (steps times members) take it: a train step's
