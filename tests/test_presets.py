@@ -587,7 +587,7 @@ def test_no_warmup_is_structure_with_the_values_of_a_zero_warmup(name: str) -> N
     assert len(jax.tree_util.tree_leaves(none)) == len(jax.tree_util.tree_leaves(zero)) - 1
     # the same bits: plain, under jit, at every step kind's boundaries, far out, and per step under vmap
     steps = np.r_[0:5, 95:106, 299:302, 700:702, 795:806, 995:1006, 2**24 - 1, 2**24 + 1, 2**31 - 2, 2**31 - 1]
-    for kind in ("int32", "uint32", "float32"):
+    for kind in STEP_KINDS:
         t = as_step(steps, kind)
         np.testing.assert_array_equal(np.asarray(none(t)), np.asarray(zero(t)), err_msg=kind)
     t = jnp.asarray(steps, jnp.int32)
