@@ -232,7 +232,8 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any, general: Any) -> 
     computed, sweepable), equal periods (``period_mult=None``: a division) against a leaf of 1
     (the general closed form), and the ports' concrete defaults (transformers' half wave, timm's
     square root, torch's period doubling) against the same value as a leaf in that one field: the
-    same values, timed interleaved.
+    same values, timed interleaved. No warmup (``warmup_steps=None``) is timed against a warmup of 0
+    steps, a leaf.
     """
     peaks = [float(x) for x in np.linspace(1e-4, 1e-3, a)]
     lengths = [int(x) for x in np.linspace(500, 4500, a)]
@@ -252,6 +253,9 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any, general: Any) -> 
          jaxsched.grid(jaxsched.polynomial, init_value=peaks, end_value=1e-6, steps=[20 * n for n in lengths]),
          jaxsched.grid(jaxsched.polynomial, init_value=peaks, end_value=1e-6, steps=[20 * n for n in lengths],
                        power=1.0)),
+        ("sgdr, warmup_steps", "None", "0",
+         jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=lengths, period_mult=2.0),
+         jaxsched.grid(jaxsched.sgdr, peak_value=peaks, period=lengths, period_mult=2.0, warmup_steps=0)),
     ]
     # peers' defaults that a concrete value makes structure, against the same value as a leaf in that one field
     for label, grid, cls, field in (
@@ -298,7 +302,8 @@ def _structure_lines(a: int, S: int, reps: int, evaluate: Any, general: Any) -> 
         f"**Options as structure** (informational): grids of {a * a} settings ({a} peaks x {a} pct_start or "
         f"lengths) x {S:,} steps, the option "
         "given as structure (a name: only that shape is computed; `period_mult=None`: equal periods by a division; "
-        "`power=None`: no power; a port's concrete default 0.5: transformers' half wave, timm's square root; "
+        "`power=None`: no power; `warmup_steps=None`: no warmup, the schedule alone; a port's concrete default "
+        "0.5: transformers' half wave, timm's square root; "
         "torch's concrete `T_mult=2`: period doubling, the cycle from a float's exponent bits) "
         "against the same option as a leaf (an index: every shape computed; a power or cycle count computed as "
         "one), both sweepable in a grid; the same interleaved repeats. A growth leaf of `1.0` or `2.0` takes the "
