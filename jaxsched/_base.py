@@ -797,7 +797,7 @@ def eval_time(schedule: Schedule, t: Array) -> Array:
     three forms per step. Here the whole schedule is evaluated in the one form that its growths share
     (``_switch.uniform_switch``): under ``vmap`` over a grid whose members agree (a sweep of periods at
     a growth of 2), the batch runs that form alone (a 256 x 100,000 grid of torch's port with the growth
-    as a leaf of 2: 0.69 ns per element, against 3.57 for the general form in the same run,
+    as a leaf of 2: 0.68 ns per element, against 3.56 for the general form in the same run,
     ``benchmarks/RESULTS.md``, options as structure); where they differ, the general one. Each form
     evaluates the whole tree, so it fuses into one loop. The switch compiles the three forms, so only
     evaluations of ``_SWITCH_MIN_SIZE`` elements or more (steps times members) take it: a train step's
